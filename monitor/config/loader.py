@@ -1,0 +1,341 @@
+"""Load config.yaml and the packs it names into one validated, resolved `Config`.
+
+All mistakes in all files are collected before anything is raised, so `config validate` lists
+every one of them in a single run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import SecretStr, ValidationError
+
+import monitor
+from monitor.config.errors import ConfigError, ConfigIssue, issues_from_validation, sort_issues
+from monitor.config.models import (
+    Auth,
+    CheckSpec,
+    Claims,
+    ConfigFile,
+    Integration,
+    Pack,
+)
+from monitor.config.yamlsrc import load_yaml, substitute_env, yaml_error_issue
+from monitor.model import Category
+from monitor.template import placeholders
+
+DEFAULT_CONFIG = "config.yaml"
+CONFIG_ENV = "ATOM_MONITOR_CONFIG"
+
+
+class ProbeKind(enum.StrEnum):
+    """The probe that runs a check; also the key that selects it in a pack."""
+
+    HTTP = "http"
+    STEPS = "steps"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedCheck:
+    integration: str
+    name: str
+    category: Category
+    kind: ProbeKind
+    spec: CheckSpec
+    interval: float
+    timeout: float
+    latency_under: float | None
+    headers: Mapping[str, str]
+
+    @property
+    def key(self) -> str:
+        return f"{self.integration}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedIntegration:
+    name: str
+    pack: str
+    provider: str
+    base_url: str | None
+    auth: Auth
+    vars: Mapping[str, Any]
+    claims: Claims | None
+    pack_spec: str | None
+    pack_file: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    source: Path
+    file: ConfigFile
+    integrations: Mapping[str, ResolvedIntegration]
+    checks: tuple[ResolvedCheck, ...]
+    secrets: frozenset[str]
+    digest: str
+    packs: Mapping[str, Pack] = field(default_factory=dict)
+
+    def with_base_urls(self, urls: Mapping[str, str]) -> Config:
+        """Fill in base URLs (the in-process sandbox's) for integrations that left them out."""
+        integrations = {
+            name: dataclasses.replace(i, base_url=i.base_url or urls.get(i.provider))
+            for name, i in self.integrations.items()
+        }
+        return dataclasses.replace(self, integrations=integrations)
+
+    def select(self, names: list[str]) -> Config:
+        keep = set(names)
+        return dataclasses.replace(
+            self,
+            integrations={n: i for n, i in self.integrations.items() if n in keep},
+            checks=tuple(c for c in self.checks if c.integration in keep),
+        )
+
+
+def config_path(explicit: str | None) -> Path:
+    """`--config` wins, then $ATOM_MONITOR_CONFIG, then ./config.yaml."""
+    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def bundled_dir(name: str) -> Path:
+    """Packs, contracts and templates: the wheel's copy, or the checkout's when run from source."""
+    pkg = Path(monitor.__file__).parent
+    for candidate in (pkg / "_bundled" / name, pkg.parent / name):
+        if candidate.exists():
+            return candidate
+    return pkg / "_bundled" / name
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    file = str(path)
+    if not path.is_file():
+        raise ConfigError([ConfigIssue(file, (), "no such config file (pass --config or set ATOM_MONITOR_CONFIG)")])
+    refs: list[tuple[str, str | None]] = []
+    try:
+        raw, lines = load_yaml(path, refs)
+    except yaml.YAMLError as exc:
+        raise ConfigError([yaml_error_issue(file, exc)]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([ConfigIssue(file, (), "the top level must be a mapping", 1)])
+    data, issues = substitute_env(raw, file, lines, refs, dict(env) if env is not None else None)
+    try:
+        cfg = ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(sort_issues(issues + issues_from_validation(exc, file, lines))) from None
+    if issues:
+        raise ConfigError(issues)
+
+    digest = hashlib.sha256(path.read_bytes())
+    packs_dirs = [path.parent / cfg.monitor.packs_dir, bundled_dir("checks")]
+    packs: dict[str, Pack] = {}
+    pack_files: dict[str, Path] = {}
+    integrations: dict[str, ResolvedIntegration] = {}
+    checks: list[ResolvedCheck] = []
+    for name, integ in cfg.integrations.items():
+        pack_file = _find_pack(integ.pack, packs_dirs)
+        if pack_file is None:
+            issues.append(_unknown_pack(file, lines, name, integ.pack, packs_dirs))
+            continue
+        if integ.pack not in packs:
+            pack, pack_issues = _load_pack(pack_file)
+            issues += pack_issues
+            if pack is None:
+                continue
+            packs[integ.pack] = pack
+            pack_files[integ.pack] = pack_file
+            digest.update(pack_file.read_bytes())
+        pack = packs[integ.pack]
+        issues += _check_overrides(file, lines, name, integ, pack)
+        if integ.base_url is None and not cfg.sandbox.enabled:
+            issues.append(
+                ConfigIssue(
+                    file,
+                    ("integrations", name),
+                    "missing required key 'base_url' (required unless sandbox is enabled)",
+                    lines.get(("integrations", name)),
+                )
+            )
+        issues += _check_variables(file, lines, name, integ, pack)
+        if not integ.enabled:
+            continue
+        integrations[name] = ResolvedIntegration(
+            name=name,
+            pack=integ.pack,
+            provider=pack.provider,
+            base_url=integ.base_url.rstrip("/") if integ.base_url else None,
+            auth=integ.auth,
+            vars=dict(integ.vars),
+            claims=integ.claims,
+            pack_spec=pack.spec,
+            pack_file=pack_file,
+        )
+        checks += _resolve_checks(name, integ, pack)
+    issues += _check_faults(file, lines, cfg)
+    if issues:
+        raise ConfigError(sort_issues(issues))
+    return Config(
+        source=path,
+        file=cfg,
+        integrations=integrations,
+        checks=tuple(checks),
+        secrets=_secrets(cfg),
+        digest=digest.hexdigest(),
+        packs=packs,
+    )
+
+
+def available_packs(dirs: list[Path]) -> list[str]:
+    names = {p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")}
+    return sorted(names)
+
+
+def _find_pack(name: str, dirs: list[Path]) -> Path | None:
+    if "/" in name or "\\" in name or name.startswith("."):
+        return None
+    for d in dirs:
+        candidate = d / f"{name}.yaml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _unknown_pack(file: str, lines: Any, name: str, pack: str, dirs: list[Path]) -> ConfigIssue:
+    path = ("integrations", name, "pack")
+    avail = ", ".join(available_packs(dirs)) or "none found"
+    return ConfigIssue(file, path, f"unknown pack {pack!r} (available: {avail})", lines.get(path))
+
+
+def _load_pack(pack_file: Path) -> tuple[Pack | None, list[ConfigIssue]]:
+    file = str(pack_file)
+    try:
+        raw, lines = load_yaml(pack_file)
+    except yaml.YAMLError as exc:
+        return None, [yaml_error_issue(file, exc)]
+    try:
+        return Pack.model_validate(raw or {}), []
+    except ValidationError as exc:
+        return None, issues_from_validation(exc, file, lines)
+
+
+def _check_overrides(
+    file: str, lines: Any, name: str, integ: Integration, pack: Pack
+) -> list[ConfigIssue]:
+    out = []
+    for check in integ.checks:
+        if check not in pack.checks:
+            path = ("integrations", name, "checks", check)
+            avail = ", ".join(sorted(pack.checks))
+            out.append(
+                ConfigIssue(file, path, f"unknown check {check!r} in pack {integ.pack!r} (available: {avail})", lines.get(path))
+            )
+    return out
+
+
+def _check_variables(
+    file: str, lines: Any, name: str, integ: Integration, pack: Pack
+) -> list[ConfigIssue]:
+    """Every `{{var}}` a pack uses must be defined: by vars, `run_id`, or an earlier capture."""
+    missing: dict[str, list[str]] = {}
+    for check_name, spec in pack.checks.items():
+        defined = {*integ.vars, "run_id"}
+        for request, captures in _requests(spec):
+            for var in sorted(placeholders(request.model_dump(by_alias=True)) - defined):
+                missing.setdefault(var, []).append(check_name)
+            defined |= captures
+    path = ("integrations", name, "vars")
+    return [
+        ConfigIssue(
+            file,
+            path,
+            f"missing variable {var!r} (pack {integ.pack!r} uses it in: {', '.join(sorted(set(checks)))})",
+            lines.get(path) or lines.get(("integrations", name)),
+        )
+        for var, checks in sorted(missing.items())
+    ]
+
+
+def _requests(spec: CheckSpec) -> list[tuple[Any, set[str]]]:
+    if spec.http is not None:
+        return [(spec.http, set())]
+    return [(s.request, set(s.capture)) for s in spec.steps or []]
+
+
+def _check_faults(file: str, lines: Any, cfg: ConfigFile) -> list[ConfigIssue]:
+    from monitor.sandbox import provider_names
+    from monitor.sandbox.faults import Fault
+
+    out = []
+    for provider, faults in cfg.sandbox.faults.items():
+        if provider not in provider_names():
+            path: tuple[str | int, ...] = ("sandbox", "faults", provider)
+            msg = f"no sandbox for provider {provider!r} (have: {', '.join(provider_names())})"
+            out.append(ConfigIssue(file, path, msg, lines.get(path)))
+            continue
+        for i, fault in enumerate(faults):
+            try:
+                Fault.parse({"kind": fault.kind, **fault.params})
+            except ValueError as exc:
+                path = ("sandbox", "faults", provider, i)
+                out.append(ConfigIssue(file, path, str(exc), lines.get(path)))
+    return out
+
+
+def _resolve_checks(name: str, integ: Integration, pack: Pack) -> list[ResolvedCheck]:
+    out = []
+    for check_name, spec in pack.checks.items():
+        override = integ.checks.get(check_name)
+        if override is not None and not override.enabled:
+            continue
+        out.append(
+            ResolvedCheck(
+                integration=name,
+                name=check_name,
+                category=spec.category,
+                kind=ProbeKind.HTTP if spec.http is not None else ProbeKind.STEPS,
+                spec=spec,
+                interval=_first(override and override.interval, spec.interval, integ.interval, pack.defaults.interval),
+                timeout=_first(override and override.timeout, spec.timeout, integ.timeout, pack.defaults.timeout),
+                latency_under=(override and override.latency_under) or spec.latency_under or pack.defaults.latency_under,
+                headers={**pack.defaults.headers, **integ.headers},
+            )
+        )
+    return out
+
+
+def _first(*values: float | None) -> float:
+    for v in values:
+        if v:
+            return float(v)
+    raise AssertionError("pack defaults always provide a value")
+
+
+def _secrets(cfg: ConfigFile) -> frozenset[str]:
+    """Every configured secret value, so the one scrubber can remove them wherever they appear."""
+    values: set[str] = set()
+    if cfg.monitor.admin_token is not None:
+        values.add(cfg.monitor.admin_token.get_secret_value())
+    for integ in cfg.integrations.values():
+        values.update(_secret_values(integ.auth))
+    # Very short values would scrub innocent text everywhere; a 1-3 character secret is no secret.
+    return frozenset(v for v in values if len(v) >= 4)
+
+
+def _secret_values(auth: Any) -> list[str]:
+    out: list[str] = []
+    for name in type(auth).model_fields:
+        value = getattr(auth, name)
+        if isinstance(value, SecretStr):
+            out.append(value.get_secret_value())
+        elif isinstance(value, dict):
+            out += [v.get_secret_value() for v in value.values() if isinstance(v, SecretStr)]
+    return out

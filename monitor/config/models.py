@@ -1,0 +1,324 @@
+"""Pydantic models of config.yaml and of check packs (checks/<pack>.yaml).
+
+Every model forbids unknown keys: a typo in YAML must be an error, not a silently ignored check.
+Unions a user writes loosely (a status or a list of them, a value or a condition) are normalised
+by `BeforeValidator`s so that a mistake yields one error, not one per union branch.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+
+from monitor.config.durations import parse_duration
+from monitor.model import Category
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- packs
+
+
+class HttpMethod(enum.StrEnum):
+    GET = "GET"
+    POST = "POST"
+    PUT = "PUT"
+    PATCH = "PATCH"
+    DELETE = "DELETE"
+    HEAD = "HEAD"
+
+
+class AuthMode(enum.StrEnum):
+    """Which credential a request carries: the configured one, a deliberately wrong one, or none."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    NONE = "none"
+
+
+class JsonType(enum.StrEnum):
+    STRING = "string"
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    OBJECT = "object"
+    ARRAY = "array"
+    NULL = "null"
+
+
+class Condition(_Strict):
+    """A condition on one value (a body path or a header). All given fields must hold."""
+
+    equals: Any = None
+    not_equals: Any = None
+    exists: bool | None = None
+    type: JsonType | None = None
+    contains: str | None = None
+    matches: str | None = None
+    min_items: int | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Condition:
+        if not self.model_fields_set:
+            raise ValueError("a condition needs at least one of: " + ", ".join(Condition.model_fields))
+        return self
+
+
+def _to_condition(value: Any) -> Any:
+    """`ok: true` is shorthand for `ok: {equals: true}`."""
+    if isinstance(value, dict):
+        return value
+    return {"equals": value}
+
+
+def _to_status_list(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    return value
+
+
+ConditionSpec = Annotated[Condition, BeforeValidator(_to_condition)]
+
+
+class Expect(_Strict):
+    """Structured expectations on one response. Status defaults to any 2xx."""
+
+    status: Annotated[list[Annotated[int, Field(ge=100, le=599)]] | None, BeforeValidator(_to_status_list)] = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    body: dict[str, ConditionSpec] = Field(default_factory=dict)
+    headers: dict[str, ConditionSpec] = Field(default_factory=dict)
+    # GraphQL answers errors with HTTP 200 and an `errors` array; by default that is a failure.
+    graphql_errors: bool = False
+
+
+class GraphQL(_Strict):
+    query: str
+    variables: dict[str, Any] = Field(default_factory=dict)
+    operation_name: str | None = None
+
+
+class RequestSpec(_Strict):
+    method: HttpMethod = HttpMethod.GET
+    path: str
+    query: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    form: dict[str, str] | None = None
+    graphql: GraphQL | None = None
+    # RPC APIs (Dropbox) want an explicit `null` JSON body: a missing body is a different request.
+    json_null: bool = False
+
+    @model_validator(mode="after")
+    def _one_body(self) -> RequestSpec:
+        bodies = [b for b in (self.json_body, self.form, self.graphql) if b is not None]
+        if len(bodies) > 1 or (bodies and self.json_null):
+            raise ValueError("give at most one of: json, form, graphql, json_null")
+        if not self.path.startswith("/"):
+            raise ValueError(f"path {self.path!r} must start with '/' (it is joined to base_url)")
+        return self
+
+
+class Step(_Strict):
+    name: str
+    request: RequestSpec
+    expect: Expect = Field(default_factory=Expect)
+    capture: dict[str, str] = Field(default_factory=dict)
+    cleanup: bool = False
+    auth: AuthMode = AuthMode.VALID
+
+
+class CheckSpec(_Strict):
+    """One check in a pack. `http` and `steps` name the probe kind that runs it."""
+
+    category: Category
+    description: str = ""
+    auth: AuthMode = AuthMode.VALID
+    http: RequestSpec | None = None
+    steps: list[Step] | None = None
+    expect: Expect = Field(default_factory=Expect)
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    latency_under: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CheckSpec:
+        if (self.http is None) == (self.steps is None):
+            raise ValueError("a check needs exactly one of: http (one request), steps (a sequence)")
+        if self.steps is not None:
+            names = [s.name for s in self.steps]
+            dup = {n for n in names if names.count(n) > 1}
+            if dup:
+                raise ValueError(f"step names must be unique, repeated: {', '.join(sorted(dup))}")
+            if not self.steps:
+                raise ValueError("steps must not be empty")
+        return self
+
+
+class PackDefaults(_Strict):
+    interval: Duration = 60.0
+    timeout: Duration = 10.0
+    latency_under: Duration | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class Pack(_Strict):
+    provider: str
+    description: str = ""
+    # Path of the provider's published API description, relative to shared/provider-specs/.
+    spec: str | None = None
+    spec_note: str = ""
+    docs: str = ""
+    defaults: PackDefaults = Field(default_factory=PackDefaults)
+    checks: dict[str, CheckSpec]
+
+
+# --------------------------------------------------------------------------- config.yaml
+
+
+class LogLevel(enum.StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class NoAuth(_Strict):
+    kind: Literal["none"]
+
+
+class BearerAuth(_Strict):
+    kind: Literal["bearer"]
+    token: SecretStr
+    # Linear's personal keys go in Authorization with no scheme: set `scheme: ""`.
+    scheme: str = "Bearer"
+
+
+class BasicAuth(_Strict):
+    kind: Literal["basic"]
+    username: str
+    password: SecretStr
+
+
+class HeaderAuth(_Strict):
+    kind: Literal["header"]
+    name: str
+    value: SecretStr
+
+
+class QueryAuth(_Strict):
+    kind: Literal["query"]
+    params: dict[str, SecretStr]
+
+
+class OAuth2RefreshAuth(_Strict):
+    kind: Literal["oauth2_refresh"]
+    token_url: str
+    client_id: str
+    client_secret: SecretStr
+    refresh_token: SecretStr
+    scope: str | None = None
+
+
+Auth = Annotated[
+    NoAuth | BearerAuth | BasicAuth | HeaderAuth | QueryAuth | OAuth2RefreshAuth,
+    Field(discriminator="kind"),
+]
+
+
+class CheckOverride(_Strict):
+    enabled: bool = True
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    latency_under: Duration | None = None
+
+
+class Claims(_Strict):
+    """What a team's status report says about the integration; judged against evidence."""
+
+    status: str
+    source: str | None = None
+    features: dict[str, str] = Field(default_factory=dict)
+
+
+class Integration(_Strict):
+    pack: str
+    enabled: bool = True
+    base_url: str | None = None
+    auth: Auth = Field(default_factory=lambda: NoAuth(kind="none"))
+    vars: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    checks: dict[str, CheckOverride] = Field(default_factory=dict)
+    claims: Claims | None = None
+
+    @model_validator(mode="after")
+    def _url(self) -> Integration:
+        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url {self.base_url!r} must start with http:// or https://")
+        return self
+
+
+class MonitorSection(_Strict):
+    listen: str = "127.0.0.1:9400"
+    store: str = "sqlite:///./atom-monitor.db"
+    admin_token: SecretStr | None = None
+    retention: Duration = 30 * 86400.0
+    log_level: LogLevel = LogLevel.INFO
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 16
+    per_integration_concurrency: Annotated[int, Field(ge=1, le=100)] = 4
+    # Where packs live; relative to the config file. The bundled packs are the fallback.
+    packs_dir: str = "checks"
+
+
+class FaultSpec(_Strict):
+    """A fault the in-process sandbox injects from the start (see monitor/sandbox/faults.py)."""
+
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def _to_sandbox(value: Any) -> Any:
+    if isinstance(value, bool):
+        return {"enabled": value}
+    return value
+
+
+class SandboxSection(_Strict):
+    enabled: bool = False
+    listen: str = "127.0.0.1:0"
+    faults: dict[str, list[FaultSpec]] = Field(default_factory=dict)
+
+
+class LatencyPolicy(_Strict):
+    percentile: Annotated[float, Field(gt=0, le=100)] = 95
+    budget: Duration = 0.8
+
+
+class Policy(_Strict):
+    window: Duration = 86400.0
+    min_samples: Annotated[int, Field(ge=1)] = 3
+    max_evidence_age: Duration = 3600.0
+    require: dict[Category, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: {
+            Category.AUTH: 1.0,
+            Category.RETRIEVAL: 0.99,
+            Category.CRUD: 0.99,
+            Category.ERROR: 0.95,
+            Category.CONTRACT: 1.0,
+        }
+    )
+    latency: LatencyPolicy = Field(default_factory=LatencyPolicy)
+
+
+class ConfigFile(_Strict):
+    monitor: MonitorSection = Field(default_factory=MonitorSection)
+    sandbox: Annotated[SandboxSection, BeforeValidator(_to_sandbox)] = Field(default_factory=SandboxSection)
+    policy: Policy = Field(default_factory=Policy)
+    integrations: dict[str, Integration] = Field(default_factory=dict)

@@ -1,0 +1,98 @@
+"""The one scrubber. Evidence, logs, errors, reports and cassettes all pass through it.
+
+It removes two things: the exact secret values from config (in plain, URL-encoded and Basic-auth
+forms), and anything shaped like a credential a real provider issues, since a provider may echo
+a token we never configured (an OAuth refresh returns fresh ones).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+
+REDACTED = "[REDACTED]"
+
+# Credential shapes real providers issue. Conservative: each needs a distinctive prefix.
+_TOKEN_SHAPES = [
+    r"gh[pousr]_[A-Za-z0-9]{20,}",  # GitHub classic and app tokens
+    r"github_pat_[A-Za-z0-9_]{20,}",
+    r"xox[abposre]-[A-Za-z0-9-]{8,}",  # Slack
+    r"xapp-[A-Za-z0-9-]{8,}",
+    r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",  # JWT
+    r"(?i)(?<=bearer )[A-Za-z0-9._~+/=-]{8,}",
+    r"(?i)(?<=basic )[A-Za-z0-9+/=]{8,}",
+    r"lin_api_[A-Za-z0-9]{20,}",  # Linear
+    r"ATATT[A-Za-z0-9_=-]{20,}",  # Atlassian API tokens
+    r"secret_[A-Za-z0-9]{20,}|ntn_[A-Za-z0-9]{20,}",  # Notion
+    r"pat-(?:na|eu)\d-[0-9a-f-]{20,}",  # HubSpot private apps
+    r"figd_[A-Za-z0-9_-]{20,}",
+    r"sl\.[A-Za-z0-9_-]{20,}",  # Dropbox short-lived
+]
+
+# Header and query parameter names whose values are credentials whatever they look like.
+_SENSITIVE_NAME = re.compile(
+    r"(?i)^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api[-_]?key|apikey|key|"
+    r"token|access[-_]?token|refresh[-_]?token|id[-_]?token|client[-_]?secret|password|passwd|"
+    r"secret|x-[a-z-]*token|private[-_]?token|code|sig|signature|session)$"
+)
+# JSON keys: narrower, because `key` (a Jira issue key) or `code` are ordinary data in bodies.
+_SENSITIVE_KEY = re.compile(
+    r"(?i)^(token|access_token|refresh_token|id_token|client_secret|password|secret|api_key|"
+    r"apikey|authorization|cookie|session_token|bot_token)$"
+)
+
+
+class Scrubber:
+    """Built once per config from its secret values; immutable afterwards."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        forms: set[str] = set()
+        for s in secrets:
+            if len(s) < 4:
+                continue
+            forms.update({s, quote(s, safe=""), quote_plus(s)})
+            forms.add(base64.b64encode(s.encode()).decode().rstrip("="))
+        parts = [re.escape(f) for f in sorted(forms, key=len, reverse=True)]
+        self._secrets = re.compile("|".join(parts)) if parts else None
+        self._shapes = re.compile("|".join(f"(?:{p})" for p in _TOKEN_SHAPES))
+
+    def text(self, value: str) -> str:
+        if self._secrets is not None:
+            value = self._secrets.sub(REDACTED, value)
+        return self._shapes.sub(REDACTED, value)
+
+    def contains_secret(self, value: str) -> bool:
+        return bool((self._secrets and self._secrets.search(value)) or self._shapes.search(value))
+
+    def url(self, url: str) -> str:
+        """Redact credential-named query parameters (Trello's key and token), then any secret."""
+        parts = urlsplit(url)
+        if parts.query:
+            query = [(k, REDACTED if is_sensitive(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+            parts = parts._replace(query=urlencode(query, safe="[]"))
+        if parts.username or parts.password:
+            parts = parts._replace(netloc=parts.hostname or "")
+        return self.text(urlunsplit(parts))
+
+    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        return {k: REDACTED if is_sensitive(k) else self.text(v) for k, v in headers.items()}
+
+    def data(self, value: Any) -> Any:
+        """A JSON-like value with credential-named keys and secret strings redacted."""
+        if isinstance(value, dict):
+            return {
+                k: REDACTED if isinstance(k, str) and _SENSITIVE_KEY.match(k) and isinstance(v, str) else self.data(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.data(v) for v in value]
+        if isinstance(value, str):
+            return self.text(value)
+        return value
+
+
+def is_sensitive(name: str) -> bool:
+    return bool(_SENSITIVE_NAME.match(name))
