@@ -1,0 +1,29 @@
+"""Probes: one async function per kind, all with the signature of blackbox_exporter's probers.
+
+    async def probe_<kind>(check: ResolvedCheck, ctx: ProbeContext) -> Findings
+
+A probe reports assertions and observations. It never times itself, decides the outcome,
+touches metrics or reads the store: the runner does. Being unable to test is an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+
+from monitor.config.loader import ProbeKind, ResolvedCheck
+from monitor.model import Findings
+from monitor.probes.context import ProbeContext
+from monitor.probes.http import probe_http
+from monitor.probes.steps import probe_steps
+
+Probe = Callable[[ResolvedCheck, ProbeContext], Awaitable[Findings]]
+
+PROBES: Mapping[ProbeKind, Probe] = MappingProxyType(
+    {
+        ProbeKind.HTTP: probe_http,
+        ProbeKind.STEPS: probe_steps,
+    }
+)
+
+__all__ = ["PROBES", "Probe", "ProbeContext"]

@@ -1,0 +1,140 @@
+"""What a probe gets to work with, and the one function that sends a pack request.
+
+Bodies are read up to a cap: a provider that streams gigabytes (or a decompression bomb) costs
+us at most `MAX_BODY` bytes, and the excerpt kept as evidence is smaller still.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from monitor import ratelimit
+from monitor.auth import Credentials, TokenCache, credentials
+from monitor.config.loader import ResolvedCheck, ResolvedIntegration
+from monitor.config.models import AuthMode, RequestSpec
+from monitor.model import Category, Evidence, RateLimit
+from monitor.probes.expect import SchemaCache
+from monitor.template import render
+from monitor.scrub import Scrubber
+
+MAX_BODY = 1024 * 1024
+EVIDENCE_BODY = 2048
+_EVIDENCE_HEADERS = (
+    "content-type",
+    "retry-after",
+    "x-ratelimit-remaining",
+    "x-ratelimit-limit",
+    "x-ratelimit-reset",
+    "x-github-request-id",
+    "x-request-id",
+    "www-authenticate",
+)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and its response, before scrubbing. Only the runner turns it into evidence."""
+
+    method: str
+    url: str
+    path_template: str
+    request_json: Any
+    status: int
+    headers: Mapping[str, str]
+    text: str
+    body: Any
+    is_json: bool
+    truncated: bool
+
+    def ratelimit(self) -> RateLimit | None:
+        return ratelimit.parse(self.headers, self.status)
+
+
+@dataclass
+class ProbeContext:
+    session: aiohttp.ClientSession
+    integration: ResolvedIntegration
+    run_id: str
+    scrubber: Scrubber
+    tokens: TokenCache = field(default_factory=TokenCache)
+    schemas: SchemaCache = field(default_factory=SchemaCache)
+    # Called with every exchange (for recording cassettes and spec-conformance tests).
+    observer: Callable[[Exchange], None] | None = None
+
+    def variables(self) -> dict[str, Any]:
+        return {**self.integration.vars, "run_id": self.run_id}
+
+    def evidence(self, ex: Exchange) -> Evidence:
+        headers = {k.lower(): v for k, v in ex.headers.items() if k.lower() in _EVIDENCE_HEADERS}
+        return Evidence(
+            request=f"{ex.method} {self.scrubber.url(ex.url)}",
+            status=ex.status,
+            headers=self.scrubber.headers(headers),
+            body_excerpt=self.scrubber.text(ex.text[:EVIDENCE_BODY]),
+        )
+
+
+async def auth_for(ctx: ProbeContext, check: ResolvedCheck, mode: AuthMode) -> Credentials:
+    integ = ctx.integration
+    return await credentials(
+        integ.auth,
+        mode,
+        session=ctx.session,
+        base_url=integ.base_url or "",
+        cache=ctx.tokens,
+        cache_key=integ.name,
+        # An auth check must exercise the token endpoint itself, not reuse a cached token.
+        force_refresh=check.category is Category.AUTH,
+    )
+
+
+async def send(
+    ctx: ProbeContext,
+    check: ResolvedCheck,
+    spec: RequestSpec,
+    creds: Credentials,
+    variables: Mapping[str, Any],
+) -> Exchange:
+    """Render and send one request. Network failures raise; the runner records them as `error`."""
+    base = ctx.integration.base_url
+    if not base:
+        raise ValueError(f"integration {ctx.integration.name!r} has no base_url")
+    path = str(render(spec.path, variables))
+    headers = {**check.headers, **render(spec.headers, variables), **creds.headers}
+    query = {**{k: str(v) for k, v in render(spec.query, variables).items()}, **creds.query}
+    kwargs: dict[str, Any] = {"headers": headers, "params": query or None, "allow_redirects": False}
+    payload: Any = None
+    if spec.graphql is not None:
+        payload = {"query": spec.graphql.query, "variables": render(spec.graphql.variables, variables)}
+        if spec.graphql.operation_name:
+            payload["operationName"] = spec.graphql.operation_name
+        kwargs["json"] = payload
+    elif spec.json_body is not None:
+        payload = render(spec.json_body, variables)
+        kwargs["json"] = payload
+    elif spec.form is not None:
+        kwargs["data"] = render(spec.form, variables)
+    elif spec.json_null:
+        kwargs["data"] = b"null"
+        headers["Content-Type"] = "application/json"
+    async with ctx.session.request(spec.method.value, base + path, **kwargs) as resp:
+        raw = await resp.content.read(MAX_BODY + 1)
+        status, resp_headers, url = resp.status, dict(resp.headers), str(resp.url)
+    truncated = len(raw) > MAX_BODY
+    text = raw[:MAX_BODY].decode("utf-8", errors="replace")
+    body: Any = text
+    is_json = False
+    if text and not truncated:
+        try:
+            body, is_json = json.loads(text), True
+        except ValueError:
+            pass
+    ex = Exchange(spec.method.value, url, spec.path, payload, status, resp_headers, text, body, is_json, truncated)
+    if ctx.observer is not None:
+        ctx.observer(ex)
+    return ex

@@ -1,0 +1,146 @@
+"""The runner: owns timeout, timing, outcome and reason, the way blackbox_exporter's handler
+owns them for its probers. Whatever a probe does, the runner returns a CheckResult.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+
+import aiohttp
+import structlog
+
+from monitor.config.durations import format_duration
+from monitor.config.loader import ResolvedCheck
+from monitor.model import Assertion, CheckResult, Findings, Outcome
+from monitor.probes import PROBES, ProbeContext
+from monitor.template import TemplateError
+
+log = structlog.get_logger("monitor.runner")
+
+
+def new_run_id() -> str:
+    """Short, sortable-enough and unique: it also names objects CRUD checks create."""
+    return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+async def run_check(check: ResolvedCheck, ctx: ProbeContext) -> CheckResult:
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    findings: Findings | None = None
+    error: str | None = None
+    try:
+        async with asyncio.timeout(check.timeout):
+            findings = await PROBES[check.kind](check, ctx)
+    except TimeoutError:
+        error = f"no answer within the {format_duration(check.timeout)} timeout"
+    except aiohttp.ClientConnectorError as exc:
+        error = f"cannot connect to {exc.host}:{exc.port}: {exc.strerror or exc.os_error}"
+    except aiohttp.ClientError as exc:
+        error = f"HTTP client error: {type(exc).__name__}: {exc}"
+    except TemplateError as exc:
+        error = f"check cannot be run as written: {exc}"
+    except Exception as exc:  # a crashing probe is a result, never a crashed monitor
+        log.exception("probe_crashed", integration=check.integration, check=check.name)
+        error = f"probe crashed: {type(exc).__name__}: {exc}"
+    duration = time.perf_counter() - t0
+    if findings is None:
+        return CheckResult(
+            run_id=ctx.run_id,
+            integration=check.integration,
+            check=check.name,
+            category=check.category,
+            outcome=Outcome.ERROR,
+            started_at=started,
+            duration_s=duration,
+            reason=ctx.scrubber.text(error or "unknown error"),
+        )
+    assertions = list(findings.assertions)
+    if check.latency_under is not None:
+        assertions.append(
+            Assertion(
+                "latency",
+                f"under {format_duration(check.latency_under)}",
+                f"{duration * 1000:.0f}ms",
+                duration < check.latency_under,
+            )
+        )
+    outcome, reason = _judge(assertions, findings)
+    return CheckResult(
+        run_id=ctx.run_id,
+        integration=check.integration,
+        check=check.name,
+        category=check.category,
+        outcome=outcome,
+        started_at=started,
+        duration_s=duration,
+        reason=ctx.scrubber.text(reason),
+        http_status=findings.http_status,
+        assertions=tuple(_scrub_assertion(a, ctx) for a in assertions),
+        evidence=findings.evidence,
+        ratelimit=findings.ratelimit,
+    )
+
+
+def _judge(assertions: list[Assertion], findings: Findings) -> tuple[Outcome, str]:
+    failed = [a for a in assertions if not a.passed]
+    rl = findings.ratelimit
+    status_failed = any(a.name == "status" for a in failed)
+    if findings.http_status == 429 and status_failed:
+        # The provider refused to answer, so nothing was judged: skipped, not failed.
+        wait = f"; retry after {format_duration(round(rl.retry_after_s))}" if rl and rl.retry_after_s else ""
+        return Outcome.SKIPPED, f"rate limited by the provider (HTTP 429{wait})"
+    if failed:
+        more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
+        return Outcome.FAIL, failed[0].describe() + more
+    if not assertions:
+        return Outcome.ERROR, "the probe made no assertions"
+    return Outcome.PASS, f"all {len(assertions)} assertions held"
+
+
+def _scrub_assertion(a: Assertion, ctx: ProbeContext) -> Assertion:
+    s = ctx.scrubber
+    return Assertion(a.name, s.text(a.expected), s.text(a.actual), a.passed, a.step)
+
+
+async def run_many(
+    checks: Iterable[ResolvedCheck],
+    make_ctx: Callable[[ResolvedCheck], ProbeContext],
+    *,
+    concurrency: int,
+    per_integration: int,
+    on_result: Callable[[CheckResult], Awaitable[None]],
+) -> list[CheckResult]:
+    """Run checks concurrently within a global and a per-integration limit.
+
+    A hanging provider holds only its own integration's slots, so others finish on time.
+    """
+    global_sem = asyncio.Semaphore(concurrency)
+    per: dict[str, asyncio.Semaphore] = {}
+    results: list[CheckResult] = []
+
+    async def one(check: ResolvedCheck) -> None:
+        sem = per.setdefault(check.integration, asyncio.Semaphore(per_integration))
+        async with sem, global_sem:
+            result = await run_check(check, make_ctx(check))
+        results.append(result)
+        log.info(
+            "check_run",
+            integration=result.integration,
+            check=result.check,
+            category=result.category.value,
+            outcome=result.outcome.value,
+            duration_s=round(result.duration_s, 4),
+            http_status=result.http_status,
+            reason=result.reason,
+            run_id=result.run_id,
+        )
+        await on_result(result)
+
+    async with asyncio.TaskGroup() as tg:
+        for check in checks:
+            tg.create_task(one(check))
+    return results
