@@ -1,0 +1,122 @@
+"""The engine's long-lived parts, started and stopped together: the in-process sandbox (when
+config enables it), one ClientSession, the store, the token cache and the scrubber.
+
+`run --once` uses it for one round; the daemon keeps it for its lifetime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from monitor import __version__
+from monitor.auth import TokenCache, sandbox_credential, sandbox_refresh_token
+from monitor.config import Config, ResolvedCheck
+from monitor.model import CheckResult
+from monitor.probes import ProbeContext
+from monitor.probes.expect import SchemaCache
+from monitor.runner import new_run_id, run_many
+from monitor.scrub import Scrubber
+from monitor.store import Store
+
+if TYPE_CHECKING:
+    from monitor.sandbox.server import RunningSandbox
+
+USER_AGENT = f"atom-monitor/{__version__} (+synthetic integration checks)"
+
+
+@dataclass
+class Engine:
+    config: Config
+    session: aiohttp.ClientSession
+    store: Store
+    scrubber: Scrubber
+    tokens: TokenCache = field(default_factory=TokenCache)
+    schemas: SchemaCache = field(default_factory=SchemaCache)
+    sandbox_url: str | None = None
+
+    def context(self, check: ResolvedCheck, run_id: str) -> ProbeContext:
+        return ProbeContext(
+            session=self.session,
+            integration=self.config.integrations[check.integration],
+            run_id=run_id,
+            scrubber=self.scrubber,
+            tokens=self.tokens,
+            schemas=self.schemas,
+        )
+
+    async def run_once(
+        self,
+        checks: Iterable[ResolvedCheck] | None = None,
+        on_result: Callable[[CheckResult], Awaitable[None] | None] | None = None,
+    ) -> list[CheckResult]:
+        """Run checks once; each result is stored before `on_result` sees it."""
+        run_id = new_run_id()
+
+        async def keep(result: CheckResult) -> None:
+            await self.store.write([result])
+            if on_result is not None:
+                maybe = on_result(result)
+                if maybe is not None:
+                    await maybe
+
+        mon = self.config.file.monitor
+        return await run_many(
+            self.config.checks if checks is None else checks,
+            lambda c: self.context(c, run_id),
+            concurrency=mon.concurrency,
+            per_integration=mon.per_integration_concurrency,
+            on_result=keep,
+        )
+
+
+@asynccontextmanager
+async def start_engine(config: Config) -> AsyncIterator[Engine]:
+    sandbox = None
+    if config.file.sandbox.enabled:
+        sandbox = await _start_sandbox(config)
+        config = config.with_base_urls(sandbox.urls)
+    store = await Store.open(config.file.monitor.store)
+    connector = aiohttp.TCPConnector(limit=config.file.monitor.concurrency * 2, ttl_dns_cache=300)
+    session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT})
+    try:
+        yield Engine(
+            config=config,
+            session=session,
+            store=store,
+            scrubber=Scrubber(config.secrets),
+            sandbox_url=sandbox.control_url if sandbox else None,
+        )
+    finally:
+        await session.close()
+        await store.close()
+        if sandbox is not None:
+            await sandbox.stop()
+
+
+async def _start_sandbox(config: Config) -> RunningSandbox:
+    # Imported here: the sandbox is a test double, and the engine must not need it otherwise.
+    from monitor.sandbox import provider_names, server
+    from monitor.sandbox.faults import Fault
+
+    known = set(provider_names())
+    creds: dict[str, list[str]] = {}
+    for integ in config.integrations.values():
+        if integ.base_url is None and integ.provider in known:
+            creds.setdefault(integ.provider, []).extend(sandbox_credential(integ.auth))
+    faults = {
+        provider: [Fault.parse({"kind": f.kind, **f.params}) for f in specs]
+        for provider, specs in config.file.sandbox.faults.items()
+    }
+    refresh: dict[str, list[str]] = {}
+    for integ in config.integrations.values():
+        token = sandbox_refresh_token(integ.auth)
+        if token and integ.provider in known:
+            refresh.setdefault(integ.provider, []).append(token)
+    return await server.start(
+        config.file.sandbox.listen, faults=faults, credentials=creds, refresh_tokens=refresh
+    )
