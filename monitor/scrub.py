@@ -22,8 +22,8 @@ _TOKEN_SHAPES = [
     r"xox[abposre]-[A-Za-z0-9-]{8,}",  # Slack
     r"xapp-[A-Za-z0-9-]{8,}",
     r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",  # JWT
-    r"(?i)(?<=bearer )[A-Za-z0-9._~+/=-]{8,}",
-    r"(?i)(?<=basic )[A-Za-z0-9+/=]{8,}",
+    r"(?<=[Bb]earer )[A-Za-z0-9._~+/=-]{8,}",
+    r"(?<=[Bb]asic )[A-Za-z0-9+/=]{8,}",
     r"lin_api_[A-Za-z0-9]{20,}",  # Linear
     r"ATATT[A-Za-z0-9_=-]{20,}",  # Atlassian API tokens
     r"secret_[A-Za-z0-9]{20,}|ntn_[A-Za-z0-9]{20,}",  # Notion

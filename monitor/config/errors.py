@@ -37,7 +37,9 @@ class ConfigError(Exception):
 def format_path(path: YamlPath) -> str:
     out = ""
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, bool):  # YAML 1.1 reads an unquoted `off:` key as false
+            out += f".{str(part).lower()}" if out else str(part).lower()
+        elif isinstance(part, int):
             out += f"[{part}]"
         else:
             out += f".{part}" if out else str(part)
