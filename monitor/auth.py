@@ -77,7 +77,9 @@ async def credentials(
     if isinstance(auth, HeaderAuth):
         return Credentials({auth.name: INVALID_CREDENTIAL if bad else auth.value.get_secret_value()}, {})
     if isinstance(auth, QueryAuth):
-        return Credentials({}, {k: INVALID_CREDENTIAL if bad else v.get_secret_value() for k, v in auth.params.items()})
+        return Credentials(
+            {}, {k: INVALID_CREDENTIAL if bad else v.get_secret_value() for k, v in auth.params.items()}
+        )
     if isinstance(auth, OAuth2RefreshAuth):
         if bad:
             return Credentials({"Authorization": f"Bearer {INVALID_CREDENTIAL}"}, {})

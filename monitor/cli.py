@@ -55,23 +55,41 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="F", help="config file (default: $ATOM_MONITOR_CONFIG or ./config.yaml)")
+    common.add_argument(
+        "--config", metavar="F", help="config file (default: $ATOM_MONITOR_CONFIG or ./config.yaml)"
+    )
     p = argparse.ArgumentParser(prog="atom-monitor", description="Integration readiness, measured.")
     p.add_argument("--version", action="version", version=f"atom-monitor {__version__}")
     sub = p.add_subparsers(metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="run every selected check once and print the results")
-    run.add_argument("--once", action="store_true", required=True, help="run once and exit (the daemon is `serve`)")
-    run.add_argument("--integration", action="append", default=[], metavar="NAME", help="only this integration (repeatable)")
+    run.add_argument(
+        "--once", action="store_true", required=True, help="run once and exit (the daemon is `serve`)"
+    )
+    run.add_argument(
+        "--integration",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this integration (repeatable)",
+    )
     run.add_argument("--format", choices=("table", "json"), default="table")
-    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="default: warning for run")
+    run.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), help="default: warning for run"
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress display on stderr")
     run.set_defaults(func=_cmd_run)
 
     cfg = sub.add_parser("config", help="validate config.yaml or print its JSON Schema")
     cfg_sub = cfg.add_subparsers(metavar="ACTION")
-    validate = cfg_sub.add_parser("validate", parents=[common], help="check config.yaml and its packs; exit 2 on mistakes")
-    validate.add_argument("file", nargs="?", help="config file (default: --config, then $ATOM_MONITOR_CONFIG, then ./config.yaml)")
+    validate = cfg_sub.add_parser(
+        "validate", parents=[common], help="check config.yaml and its packs; exit 2 on mistakes"
+    )
+    validate.add_argument(
+        "file",
+        nargs="?",
+        help="config file (default: --config, then $ATOM_MONITOR_CONFIG, then ./config.yaml)",
+    )
     validate.set_defaults(func=_cmd_validate)
     schema = cfg_sub.add_parser("schema", parents=[common], help="print the JSON Schema of config.yaml")
     schema.set_defaults(func=_cmd_schema)
@@ -113,7 +131,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         unknown = sorted(set(args.integration) - set(config.integrations))
         if unknown:
             raise UsageError(
-                f"unknown integration {', '.join(unknown)} (configured: {', '.join(sorted(config.integrations))})"
+                f"unknown integration {', '.join(unknown)} "
+                f"(configured: {', '.join(sorted(config.integrations))})"
             )
         config = config.select(args.integration)
     logs.configure(args.log_level or "warning", Scrubber(config.secrets))

@@ -19,7 +19,14 @@ _COLUMNS = ("integration", "check", "category", "outcome", "latency", "reason")
 
 
 def _row(r: CheckResult) -> tuple[str, ...]:
-    return (r.integration, r.check, r.category.value, r.outcome.value, f"{r.duration_s * 1000:.0f}ms", r.reason)
+    return (
+        r.integration,
+        r.check,
+        r.category.value,
+        r.outcome.value,
+        f"{r.duration_s * 1000:.0f}ms",
+        r.reason,
+    )
 
 
 def _order(results: Sequence[CheckResult]) -> list[CheckResult]:
@@ -38,7 +45,9 @@ def print_table(results: Sequence[CheckResult], out: IO[str]) -> None:
         rows = [_COLUMNS, *(_row(r) for r in _order(results))]
         widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS) - 1)]
         for row in rows:
-            out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1] + "\n")
+            out.write(
+                "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1] + "\n"
+            )
     out.write(summary(results) + "\n")
 
 
@@ -90,7 +99,9 @@ class ProgressDisplay:
     def advance(self, r: CheckResult) -> None:
         self._done += 1
         if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=f"{r.integration}/{r.check} {r.outcome.value}")
+            self._bar.update(
+                self._task, advance=1, description=f"{r.integration}/{r.check} {r.outcome.value}"
+            )
         elif self._enabled:
             self._stream.write(
                 f"[{self._done}/{self._total}] {r.integration}/{r.check} {r.outcome.value} "

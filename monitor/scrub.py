@@ -71,7 +71,10 @@ class Scrubber:
         """Redact credential-named query parameters (Trello's key and token), then any secret."""
         parts = urlsplit(url)
         if parts.query:
-            query = [(k, REDACTED if is_sensitive(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+            query = [
+                (k, REDACTED if is_sensitive(k) else v)
+                for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            ]
             parts = parts._replace(query=urlencode(query, safe="[]"))
         if parts.username or parts.password:
             parts = parts._replace(netloc=parts.hostname or "")
@@ -84,7 +87,9 @@ class Scrubber:
         """A JSON-like value with credential-named keys and secret strings redacted."""
         if isinstance(value, dict):
             return {
-                k: REDACTED if isinstance(k, str) and _SENSITIVE_KEY.match(k) and isinstance(v, str) else self.data(v)
+                k: REDACTED
+                if isinstance(k, str) and _SENSITIVE_KEY.match(k) and isinstance(v, str)
+                else self.data(v)
                 for k, v in value.items()
             }
         if isinstance(value, list):

@@ -37,7 +37,9 @@ def provider_specs() -> Path:
     return path
 
 
-def make_check(spec_yaml: str, *, integration: str = "t", timeout: float = 5.0, latency_under: float | None = None) -> ResolvedCheck:
+def make_check(
+    spec_yaml: str, *, integration: str = "t", timeout: float = 5.0, latency_under: float | None = None
+) -> ResolvedCheck:
     spec = CheckSpec.model_validate(yaml.safe_load(spec_yaml))
     return ResolvedCheck(
         integration=integration,
@@ -52,7 +54,9 @@ def make_check(spec_yaml: str, *, integration: str = "t", timeout: float = 5.0, 
     )
 
 
-def make_integration(base_url: str, auth: Any = None, vars: dict[str, Any] | None = None, name: str = "t") -> ResolvedIntegration:
+def make_integration(
+    base_url: str, auth: Any = None, vars: dict[str, Any] | None = None, name: str = "t"
+) -> ResolvedIntegration:
     return ResolvedIntegration(
         name=name,
         pack="test",
@@ -77,7 +81,9 @@ def probe_context(http_session: aiohttp.ClientSession) -> Any:
     """Build a ProbeContext for an integration at `base_url` with a scrubber of `secrets`."""
 
     def build(integration: ResolvedIntegration, secrets: tuple[str, ...] = ()) -> ProbeContext:
-        return ProbeContext(session=http_session, integration=integration, run_id="run-1", scrubber=Scrubber(secrets))
+        return ProbeContext(
+            session=http_session, integration=integration, run_id="run-1", scrubber=Scrubber(secrets)
+        )
 
     return build
 

@@ -7,7 +7,9 @@ from monitor import ratelimit
 
 def test_github_headers() -> None:
     """GitHub's X-RateLimit-* headers give remaining, limit and the epoch reset."""
-    rl = ratelimit.parse({"X-RateLimit-Remaining": "4999", "X-RateLimit-Limit": "5000", "X-RateLimit-Reset": "1893456000"}, 200)
+    rl = ratelimit.parse(
+        {"X-RateLimit-Remaining": "4999", "X-RateLimit-Limit": "5000", "X-RateLimit-Reset": "1893456000"}, 200
+    )
     assert rl is not None and (rl.remaining, rl.limit, rl.reset_at) == (4999, 5000, 1893456000.0)
 
 

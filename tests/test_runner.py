@@ -79,7 +79,9 @@ class Provider:
         form = await r.post()
         if form.get("refresh_token") != "good-refresh":
             return web.json_response({"error": "invalid_grant"}, status=400)
-        return web.json_response({"access_token": "fresh-access-123", "expires_in": 3600, "token_type": "Bearer"})
+        return web.json_response(
+            {"access_token": "fresh-access-123", "expires_in": 3600, "token_type": "Bearer"}
+        )
 
     async def me(self, r: web.Request) -> web.Response:
         if r.headers.get("Authorization") != "Bearer fresh-access-123":
@@ -134,20 +136,29 @@ async def test_connection_refused_is_an_error(probe_context: Any) -> None:
     from tests.conftest import free_port
 
     port = free_port()
-    r = await run_check(make_check("category: auth\nhttp: {path: /ok}"), probe_context(make_integration(f"http://127.0.0.1:{port}")))
+    r = await run_check(
+        make_check("category: auth\nhttp: {path: /ok}"),
+        probe_context(make_integration(f"http://127.0.0.1:{port}")),
+    )
     assert r.outcome is Outcome.ERROR and f"cannot connect to 127.0.0.1:{port}" in r.reason
 
 
 async def test_429_is_skipped_with_retry_after(provider: Any, probe_context: Any) -> None:
     """A 429 means nothing was judged: `skipped`, with the provider's Retry-After recorded."""
-    r = await run_check(make_check("category: retrieval\nhttp: {path: /limited}"), probe_context(make_integration(provider.url)))
+    r = await run_check(
+        make_check("category: retrieval\nhttp: {path: /limited}"),
+        probe_context(make_integration(provider.url)),
+    )
     assert r.outcome is Outcome.SKIPPED and "retry after 30s" in r.reason
     assert r.ratelimit is not None and r.ratelimit.retry_after_s == 30
 
 
 async def test_unknown_variable_is_an_error(provider: Any, probe_context: Any) -> None:
     """A check that references an undefined variable cannot be run: `error`, naming the variable."""
-    r = await run_check(make_check("category: retrieval\nhttp: {path: '/x/{{nope}}'}"), probe_context(make_integration(provider.url)))
+    r = await run_check(
+        make_check("category: retrieval\nhttp: {path: '/x/{{nope}}'}"),
+        probe_context(make_integration(provider.url)),
+    )
     assert r.outcome is Outcome.ERROR and "{{nope}}" in r.reason
 
 
@@ -185,18 +196,37 @@ async def test_cleanup_runs_after_a_timeout(provider: Any, probe_context: Any) -
 
 async def test_oauth2_refresh_then_fresh_token(provider: Any, probe_context: Any) -> None:
     """The refresh-token grant is exercised and its fresh access token is used for the call."""
-    auth = OAuth2RefreshAuth(kind="oauth2_refresh", token_url="/oauth/token", client_id="c", client_secret=SecretStr("cs"), refresh_token=SecretStr("good-refresh"))
-    r = await run_check(make_check("category: auth\nhttp: {path: /me}"), probe_context(make_integration(provider.url, auth)))
+    auth = OAuth2RefreshAuth(
+        kind="oauth2_refresh",
+        token_url="/oauth/token",
+        client_id="c",
+        client_secret=SecretStr("cs"),
+        refresh_token=SecretStr("good-refresh"),
+    )
+    r = await run_check(
+        make_check("category: auth\nhttp: {path: /me}"), probe_context(make_integration(provider.url, auth))
+    )
     assert r.outcome is Outcome.PASS, r.reason
     assert [a.name for a in r.assertions][:1] == ["token endpoint"]
 
 
 async def test_oauth2_invalid_grant_fails_auth(provider: Any, probe_context: Any) -> None:
     """A refresh token the provider refuses fails the check at the token endpoint, with its error."""
-    auth = OAuth2RefreshAuth(kind="oauth2_refresh", token_url="/oauth/token", client_id="c", client_secret=SecretStr("cs"), refresh_token=SecretStr("revoked"))
-    r = await run_check(make_check("category: auth\nhttp: {path: /me}"), probe_context(make_integration(provider.url, auth)))
+    auth = OAuth2RefreshAuth(
+        kind="oauth2_refresh",
+        token_url="/oauth/token",
+        client_id="c",
+        client_secret=SecretStr("cs"),
+        refresh_token=SecretStr("revoked"),
+    )
+    r = await run_check(
+        make_check("category: auth\nhttp: {path: /me}"), probe_context(make_integration(provider.url, auth))
+    )
     assert r.outcome is Outcome.FAIL
-    assert r.reason == "oauth2 refresh: token endpoint: expected HTTP 200 with an access_token, got HTTP 400 invalid_grant"
+    assert (
+        r.reason == "oauth2 refresh: token endpoint: expected HTTP 200 with an access_token, "
+        "got HTTP 400 invalid_grant"
+    )
 
 
 async def test_echoed_secret_is_scrubbed_from_evidence(provider: Any, probe_context: Any) -> None:

@@ -42,14 +42,33 @@ def test_url_query_credentials_are_redacted() -> None:
 
 def test_headers_redacted_by_name() -> None:
     """Authorization, cookies and *-token headers are redacted whatever their value looks like."""
-    out = Scrubber().headers({"Authorization": "Basic Zm9v", "Set-Cookie": "s=1", "X-Figma-Token": "t", "Content-Type": "application/json"})
-    assert out == {"Authorization": REDACTED, "Set-Cookie": REDACTED, "X-Figma-Token": REDACTED, "Content-Type": "application/json"}
+    out = Scrubber().headers(
+        {
+            "Authorization": "Basic Zm9v",
+            "Set-Cookie": "s=1",
+            "X-Figma-Token": "t",
+            "Content-Type": "application/json",
+        }
+    )
+    assert out == {
+        "Authorization": REDACTED,
+        "Set-Cookie": REDACTED,
+        "X-Figma-Token": REDACTED,
+        "Content-Type": "application/json",
+    }
 
 
 def test_json_credential_fields_are_redacted_but_issue_keys_kept() -> None:
     """OAuth `access_token`/`refresh_token` fields are redacted; ordinary data such as a Jira `key` is not."""
-    out = Scrubber().data({"access_token": "abc", "refresh_token": "def", "key": "SBX-1", "nested": [{"password": "p"}]})
-    assert out == {"access_token": REDACTED, "refresh_token": REDACTED, "key": "SBX-1", "nested": [{"password": REDACTED}]}
+    out = Scrubber().data(
+        {"access_token": "abc", "refresh_token": "def", "key": "SBX-1", "nested": [{"password": "p"}]}
+    )
+    assert out == {
+        "access_token": REDACTED,
+        "refresh_token": REDACTED,
+        "key": "SBX-1",
+        "nested": [{"password": REDACTED}],
+    }
 
 
 def test_short_values_are_not_treated_as_secrets() -> None:

@@ -99,7 +99,8 @@ def _message(err: Any) -> str:
         return f"unknown value {_short(value)} (expected one of: {_choices(ctx.get('expected', ''))})"
     if kind == "union_tag_invalid":
         tags = _choices(ctx.get("expected_tags", ""))
-        return f"unknown {ctx.get('discriminator', 'kind').strip(chr(39))} {ctx.get('tag')!r} (expected one of: {tags})"
+        field = ctx.get("discriminator", "kind").strip("'")
+        return f"unknown {field} {ctx.get('tag')!r} (expected one of: {tags})"
     if kind == "union_tag_not_found":
         return f"missing required key {ctx.get('discriminator', 'kind').strip(chr(39))!r}"
     if kind in _TYPE_WORDS:
@@ -124,10 +125,8 @@ def issues_from_validation(
     for err in exc.errors():
         # pydantic inserts union branch names ("function-after[...]") into loc; YAML has none.
         path = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        if err["type"] == "extra_forbidden" or err["type"] == "missing":
-            where = path[:-1]
-        else:
-            where = path
+        # An unknown or missing key is reported at its parent, naming the key in the message.
+        where = path[:-1] if err["type"] in ("extra_forbidden", "missing") else path
         msg = _message(err)
         if (where, msg) in seen:
             continue

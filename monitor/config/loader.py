@@ -117,7 +117,9 @@ def bundled_dir(name: str) -> Path:
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     file = str(path)
     if not path.is_file():
-        raise ConfigError([ConfigIssue(file, (), "no such config file (pass --config or set ATOM_MONITOR_CONFIG)")])
+        raise ConfigError(
+            [ConfigIssue(file, (), "no such config file (pass --config or set ATOM_MONITOR_CONFIG)")]
+        )
     refs: list[tuple[str, str | None]] = []
     try:
         raw, lines = load_yaml(path, refs)
@@ -227,23 +229,24 @@ def _load_pack(pack_file: Path) -> tuple[Pack | None, list[ConfigIssue]]:
         return None, issues_from_validation(exc, file, lines)
 
 
-def _check_overrides(
-    file: str, lines: Any, name: str, integ: Integration, pack: Pack
-) -> list[ConfigIssue]:
+def _check_overrides(file: str, lines: Any, name: str, integ: Integration, pack: Pack) -> list[ConfigIssue]:
     out = []
     for check in integ.checks:
         if check not in pack.checks:
             path = ("integrations", name, "checks", check)
             avail = ", ".join(sorted(pack.checks))
             out.append(
-                ConfigIssue(file, path, f"unknown check {check!r} in pack {integ.pack!r} (available: {avail})", lines.get(path))
+                ConfigIssue(
+                    file,
+                    path,
+                    f"unknown check {check!r} in pack {integ.pack!r} (available: {avail})",
+                    lines.get(path),
+                )
             )
     return out
 
 
-def _check_variables(
-    file: str, lines: Any, name: str, integ: Integration, pack: Pack
-) -> list[ConfigIssue]:
+def _check_variables(file: str, lines: Any, name: str, integ: Integration, pack: Pack) -> list[ConfigIssue]:
     """Every `{{var}}` a pack uses must be defined: by vars, `run_id`, or an earlier capture."""
     missing: dict[str, list[str]] = {}
     for check_name, spec in pack.checks.items():
@@ -303,9 +306,18 @@ def _resolve_checks(name: str, integ: Integration, pack: Pack) -> list[ResolvedC
                 category=spec.category,
                 kind=ProbeKind.HTTP if spec.http is not None else ProbeKind.STEPS,
                 spec=spec,
-                interval=_first(override and override.interval, spec.interval, integ.interval, pack.defaults.interval),
-                timeout=_first(override and override.timeout, spec.timeout, integ.timeout, pack.defaults.timeout),
-                latency_under=(override and override.latency_under) or spec.latency_under or pack.defaults.latency_under,
+                interval=_first(
+                    override.interval if override else None,
+                    spec.interval,
+                    integ.interval,
+                    pack.defaults.interval,
+                ),
+                timeout=_first(
+                    override.timeout if override else None, spec.timeout, integ.timeout, pack.defaults.timeout
+                ),
+                latency_under=(override.latency_under if override else None)
+                or spec.latency_under
+                or pack.defaults.latency_under,
                 headers={**pack.defaults.headers, **integ.headers},
             )
         )

@@ -89,7 +89,9 @@ ConditionSpec = Annotated[Condition, BeforeValidator(_to_condition)]
 class Expect(_Strict):
     """Structured expectations on one response. Status defaults to any 2xx."""
 
-    status: Annotated[list[Annotated[int, Field(ge=100, le=599)]] | None, BeforeValidator(_to_status_list)] = None
+    status: Annotated[
+        list[Annotated[int, Field(ge=100, le=599)]] | None, BeforeValidator(_to_status_list)
+    ] = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     body: dict[str, ConditionSpec] = Field(default_factory=dict)
     headers: dict[str, ConditionSpec] = Field(default_factory=dict)

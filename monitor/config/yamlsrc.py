@@ -19,7 +19,9 @@ _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _REF = re.compile(r"__atom_env_(\d+)__")
 
 
-def load_yaml(path: Path, env_refs: list[tuple[str, str | None]] | None = None) -> tuple[Any, dict[YamlPath, int]]:
+def load_yaml(
+    path: Path, env_refs: list[tuple[str, str | None]] | None = None
+) -> tuple[Any, dict[YamlPath, int]]:
     """Parse one YAML file, keeping the line of every key.
 
     With `env_refs`, each `${VAR}` is first swapped for a YAML-safe placeholder (recorded in
@@ -94,8 +96,7 @@ def substitute_env(
                 ConfigIssue(
                     file,
                     path,
-                    f"environment variable {name} is not set "
-                    f"(export it, or write ${{{name}:-default}})",
+                    f"environment variable {name} is not set (export it, or write ${{{name}:-default}})",
                     lines.get(path),
                 )
             )

@@ -6,6 +6,7 @@ us at most `MAX_BODY` bytes, and the excerpt kept as evidence is smaller still.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ from monitor.config.loader import ResolvedCheck, ResolvedIntegration
 from monitor.config.models import AuthMode, RequestSpec
 from monitor.model import Category, Evidence, RateLimit
 from monitor.probes.expect import SchemaCache
-from monitor.template import render
 from monitor.scrub import Scrubber
+from monitor.template import render
 
 MAX_BODY = 1024 * 1024
 EVIDENCE_BODY = 2048
@@ -130,11 +131,11 @@ async def send(
     body: Any = text
     is_json = False
     if text and not truncated:
-        try:
+        with contextlib.suppress(ValueError):
             body, is_json = json.loads(text), True
-        except ValueError:
-            pass
-    ex = Exchange(spec.method.value, url, spec.path, payload, status, resp_headers, text, body, is_json, truncated)
+    ex = Exchange(
+        spec.method.value, url, spec.path, payload, status, resp_headers, text, body, is_json, truncated
+    )
     if ctx.observer is not None:
         ctx.observer(ex)
     return ex

@@ -88,7 +88,15 @@ def _schema(schema: Mapping[str, Any], body: Any, schemas: SchemaCache, step: st
         out.append(Assertion(f"schema {pointer}", _expected_of(err), _seen_of(err), False, step))
     if len(errors) > 10:
         top = best_match(errors)
-        out.append(Assertion("schema", "no further violations", f"{len(errors) - 10} more, e.g. {top.message[:80]}", False, step))
+        out.append(
+            Assertion(
+                "schema",
+                "no further violations",
+                f"{len(errors) - 10} more, e.g. {top.message[:80]}",
+                False,
+                step,
+            )
+        )
     return out
 
 
@@ -109,7 +117,9 @@ def _seen_of(err: Any) -> str:
     return short(err.instance)
 
 
-def _condition(name: str, cond: Condition, value: Any, variables: Mapping[str, Any], step: str | None) -> Assertion:
+def _condition(
+    name: str, cond: Condition, value: Any, variables: Mapping[str, Any], step: str | None
+) -> Assertion:
     checks: list[tuple[str, bool]] = []
     present = value is not MISSING
     fields = cond.model_fields_set
@@ -122,11 +132,17 @@ def _condition(name: str, cond: Condition, value: Any, variables: Mapping[str, A
         want = render(cond.not_equals, variables)
         checks.append((f"!= {short(want)}", not present or value != want))
     if cond.type is not None:
-        ok = present and isinstance(value, _TYPES[cond.type]) and not (isinstance(value, bool) and cond.type in (JsonType.NUMBER, JsonType.INTEGER))
+        ok = (
+            present
+            and isinstance(value, _TYPES[cond.type])
+            and not (isinstance(value, bool) and cond.type in (JsonType.NUMBER, JsonType.INTEGER))
+        )
         checks.append((f"type {cond.type.value}", ok))
     if cond.contains is not None:
         want = str(render(cond.contains, variables))
-        ok = present and ((isinstance(value, str) and want in value) or (isinstance(value, list) and want in value))
+        ok = present and (
+            (isinstance(value, str) and want in value) or (isinstance(value, list) and want in value)
+        )
         checks.append((f"contains {short(want)}", ok))
     if cond.matches is not None:
         ok = present and isinstance(value, str) and re.search(cond.matches, value) is not None
@@ -138,7 +154,9 @@ def _condition(name: str, cond: Condition, value: Any, variables: Mapping[str, A
     return Assertion(name, " and ".join(c for c, _ in checks), seen, all(ok for _, ok in checks), step)
 
 
-def _header(name: str, cond: Condition, headers: Mapping[str, str], variables: Mapping[str, Any], step: str | None) -> Assertion:
+def _header(
+    name: str, cond: Condition, headers: Mapping[str, str], variables: Mapping[str, Any], step: str | None
+) -> Assertion:
     lower = {k.lower(): v for k, v in headers.items()}
     value = lower.get(name.lower(), MISSING)
     return _condition(f"header {name}", cond, value, variables, step)

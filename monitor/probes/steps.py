@@ -75,7 +75,15 @@ async def _run_step(
     )
     for name, path in step.capture.items():
         value = lookup(ex.body, path) if ex.is_json else MISSING
-        found.append(Assertion(f"capture {name}", f"a value at {path}", "missing" if value is MISSING else "captured", value is not MISSING, step.name))
+        found.append(
+            Assertion(
+                f"capture {name}",
+                f"a value at {path}",
+                "missing" if value is MISSING else "captured",
+                value is not MISSING,
+                step.name,
+            )
+        )
         if value is not MISSING:
             variables[name] = value
     ok = all(a.passed for a in found)
@@ -101,5 +109,11 @@ async def _cleanup(
                 await _run_step(check, ctx, step, variables, state)
         except (TimeoutError, OSError, aiohttp.ClientError, TemplateError) as exc:
             state.assertions.append(
-                Assertion("cleanup", "the cleanup request completes", f"{type(exc).__name__}: {exc}", False, step.name)
+                Assertion(
+                    "cleanup",
+                    "the cleanup request completes",
+                    f"{type(exc).__name__}: {exc}",
+                    False,
+                    step.name,
+                )
             )

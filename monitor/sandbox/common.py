@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from monitor.sandbox.faults import ProviderHooks, make_fault_middleware
 from monitor.sandbox.state import ProviderState
-
-Middleware = Callable[[web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]], Awaitable[web.StreamResponse]]
 
 
 def provider_app(
@@ -25,7 +25,7 @@ async def json_body(request: web.Request) -> Any:
     if not request.can_read_body:
         return None
     try:
-        return await request.json(content_type=None)
+        return json.loads(await request.read())
     except ValueError:
         return None
 

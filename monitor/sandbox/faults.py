@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 
 class FaultKind(enum.StrEnum):
@@ -78,9 +79,7 @@ def active(faults: list[Fault], kind: FaultKind, path: str) -> Fault | None:
     return None
 
 
-def make_fault_middleware(
-    faults: list[Fault], hooks: ProviderHooks, rng: random.Random
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_fault_middleware(faults: list[Fault], hooks: ProviderHooks, rng: random.Random) -> Middleware:
     @web.middleware
     async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path

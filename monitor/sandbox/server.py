@@ -87,7 +87,9 @@ async def start(
 ) -> RunningSandbox:
     host, _, port = listen.rpartition(":")
     # A hang fault keeps handlers open; do not let them hold up shutdown.
-    runner = web.AppRunner(build_app(faults, credentials, refresh_tokens=refresh_tokens), access_log=None, shutdown_timeout=0.5)
+    runner = web.AppRunner(
+        build_app(faults, credentials, refresh_tokens=refresh_tokens), access_log=None, shutdown_timeout=0.5
+    )
     await runner.setup()
     site = web.TCPSite(runner, host or "127.0.0.1", int(port or 0))
     await site.start()
@@ -109,7 +111,7 @@ def _state(request: web.Request) -> ProviderState:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "providers": sorted(request.app[STATES_KEY])})
+    return web.json_response({"status": "ok", "providers": sorted(request.app[STATES_KEY].keys())})
 
 
 async def _list_faults(request: web.Request) -> web.Response:
@@ -124,7 +126,9 @@ async def _add_fault(request: web.Request) -> web.Response:
     except ValueError as exc:
         return web.json_response({"error": str(exc)}, status=400)
     state.faults.append(fault)
-    return web.json_response({"provider": state.name, "faults": [f.to_dict() for f in state.faults]}, status=201)
+    return web.json_response(
+        {"provider": state.name, "faults": [f.to_dict() for f in state.faults]}, status=201
+    )
 
 
 async def _clear_faults(request: web.Request) -> web.Response:
@@ -146,4 +150,6 @@ async def _add_credential(request: web.Request) -> web.Response:
 
 async def _objects(request: web.Request) -> web.Response:
     state = _state(request)
-    return web.json_response({"provider": state.name, "count": len(state.objects), "ids": sorted(state.objects)})
+    return web.json_response(
+        {"provider": state.name, "count": len(state.objects), "ids": sorted(state.objects)}
+    )

@@ -15,8 +15,6 @@ from aiohttp import web
 
 from monitor.sandbox.faults import Fault, FaultKind
 
-STATE_KEY = web.AppKey("sandbox_state", "ProviderState")
-
 
 def default_credential(provider: str) -> str:
     """The credential a standalone sandbox accepts: `sandbox-<provider>-token`."""
@@ -48,7 +46,9 @@ class ProviderState:
     def token_expired(self) -> bool:
         return any(f.kind is FaultKind.EXPIRED_TOKEN for f in self.faults)
 
-    def authorized(self, request: web.Request, headers: Iterable[str] = (), query: Iterable[str] = ()) -> bool:
+    def authorized(
+        self, request: web.Request, headers: Iterable[str] = (), query: Iterable[str] = ()
+    ) -> bool:
         """True when any credential the request carries is accepted and no expiry fault is set.
 
         Accepts the common ways providers take a credential (Bearer, bare Authorization, Basic
@@ -70,6 +70,9 @@ class ProviderState:
         reset = now - now % self.quota_window_s + self.quota_window_s
         self.quota_used += 1
         return self.quota_limit, max(0, self.quota_limit - self.quota_used), reset
+
+
+STATE_KEY = web.AppKey("sandbox_state", ProviderState)
 
 
 def credentials_in(request: web.Request, headers: Iterable[str] = (), query: Iterable[str] = ()) -> list[str]:

@@ -36,7 +36,8 @@ def test_env_default_and_literal_dollar(tmp_path: Path) -> None:
     """`${VAR:-default}` falls back to the default and `$$` is a literal dollar sign."""
     path = _write(
         tmp_path,
-        "sandbox: true\nintegrations:\n  gh:\n    pack: demo\n    vars: {owner: '${OWNER:-acme}', repo: 'p$$q'}\n",
+        "sandbox: true\nintegrations:\n  gh:\n    pack: demo\n"
+        "    vars: {owner: '${OWNER:-acme}', repo: 'p$$q'}\n",
     )
     cfg = load_config(path, env={})
     assert cfg.integrations["gh"].vars == {"owner": "acme", "repo": "p$q"}
@@ -71,7 +72,10 @@ def test_disabled_check_and_integration_are_not_run(tmp_path: Path) -> None:
 
 def test_several_mistakes_are_all_reported(tmp_path: Path) -> None:
     """All mistakes come back in one run, sorted by line."""
-    path = _write(tmp_path, "sandbox: true\nintegrations:\n  a: {pack: nope}\n  b: {pack: demo, interval: 1 fortnight}\n")
+    path = _write(
+        tmp_path,
+        "sandbox: true\nintegrations:\n  a: {pack: nope}\n  b: {pack: demo, interval: 1 fortnight}\n",
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     messages = [i.message for i in info.value.issues]

@@ -8,7 +8,13 @@ from monitor.config.models import Expect
 from monitor.probes.expect import SchemaCache, evaluate
 
 
-def _eval(expect: dict[str, Any], status: int = 200, body: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> list[Any]:
+def _eval(
+    expect: dict[str, Any],
+    status: int = 200,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    **kw: Any,
+) -> list[Any]:
     return evaluate(
         Expect.model_validate(expect),
         status=status,
@@ -37,10 +43,17 @@ def test_slack_http_200_that_lies_fails_on_ok_false() -> None:
 
 def test_schema_violations_name_the_pointer() -> None:
     """A removed field and a retyped field each give one failed assertion naming its JSON pointer."""
-    schema = {"type": "object", "required": ["id", "login"], "properties": {"id": {"type": "integer"}, "login": {"type": "string"}}}
+    schema = {
+        "type": "object",
+        "required": ["id", "login"],
+        "properties": {"id": {"type": "integer"}, "login": {"type": "string"}},
+    }
     out = _eval({"schema": schema}, 200, {"id": "12"})
     failed = {a.name: (a.expected, a.actual) for a in out if not a.passed}
-    assert failed == {"schema /": ("field 'login' present", "missing"), "schema /id": ("type integer", 'string 12')}
+    assert failed == {
+        "schema /": ("field 'login' present", "missing"),
+        "schema /id": ("type integer", "string 12"),
+    }
 
 
 def test_non_json_body_fails_when_json_is_needed() -> None:
@@ -70,11 +83,20 @@ def test_conditions_and_templates() -> None:
 
 def test_header_condition_is_case_insensitive() -> None:
     """Header names match regardless of case, as HTTP says."""
-    out = _eval({"headers": {"Content-Type": {"contains": "json"}}}, 200, {}, headers={"content-type": "application/json"})
+    out = _eval(
+        {"headers": {"Content-Type": {"contains": "json"}}},
+        200,
+        {},
+        headers={"content-type": "application/json"},
+    )
     assert all(a.passed for a in out)
 
 
 def test_graphql_errors_with_http_200_fail() -> None:
     """A GraphQL `errors` array with HTTP 200 is a failed assertion."""
     out = _eval({}, 200, {"data": None, "errors": [{"message": "Authentication required"}]}, graphql=True)
-    assert out[-1].name == "graphql errors" and not out[-1].passed and "Authentication required" in out[-1].actual
+    assert (
+        out[-1].name == "graphql errors"
+        and not out[-1].passed
+        and "Authentication required" in out[-1].actual
+    )
