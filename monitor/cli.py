@@ -80,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress display on stderr")
     run.set_defaults(func=_cmd_run)
 
+    serve = sub.add_parser("serve", parents=[common], help="the daemon: scheduler, /metrics and the HTTP API")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="default: monitor.listen (127.0.0.1:9400)")
+    serve.set_defaults(func=_cmd_serve)
+
     cfg = sub.add_parser("config", help="validate config.yaml or print its JSON Schema")
     cfg_sub = cfg.add_subparsers(metavar="ACTION")
     validate = cfg_sub.add_parser(
@@ -154,6 +158,45 @@ async def _run_once(config: Config, progress: bool) -> list[CheckResult]:
     async with start_engine(config) as engine:
         with ProgressDisplay(len(engine.config.checks), enabled=progress) as display:
             return await engine.run_once(on_result=display.advance)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from monitor import logs
+    from monitor.daemon import DAEMON
+    from monitor.scrub import Scrubber
+    from monitor.server import create_app
+
+    config = _load(args)
+    listen = args.listen or config.file.monitor.listen
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(f"--listen {listen!r} must be HOST:PORT, e.g. 127.0.0.1:9400")
+    logs.configure(config.file.monitor.log_level.value, Scrubber(config.secrets))
+    app = create_app(config.source, config)
+
+    async def on_startup(app: web.Application) -> None:
+        daemon = app[DAEMON]
+
+        def reload() -> None:
+            task = asyncio.create_task(daemon.reload())
+            daemon.background.add(task)
+            task.add_done_callback(daemon.background.discard)
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+
+    app.on_startup.append(on_startup)
+    base = f"http://{host or '127.0.0.1'}:{port}"
+    print(
+        f"atom-monitor {__version__} serving on {base}: /metrics, /healthz, /readyz, /api/v1/results, "
+        f"/api/v1/openapi.json ({len(config.checks)} checks; Ctrl-C stops)",
+        flush=True,
+    )
+    web.run_app(
+        app, host=host or "127.0.0.1", port=int(port), print=None, access_log=None, shutdown_timeout=5
+    )
+    return EXIT_OK
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:

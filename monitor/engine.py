@@ -37,7 +37,19 @@ class Engine:
     scrubber: Scrubber
     tokens: TokenCache = field(default_factory=TokenCache)
     schemas: SchemaCache = field(default_factory=SchemaCache)
-    sandbox_url: str | None = None
+    sandbox: RunningSandbox | None = None
+
+    @property
+    def sandbox_url(self) -> str | None:
+        return self.sandbox.control_url if self.sandbox else None
+
+    def adopt(self, config: Config) -> None:
+        """Switch to a reloaded config, keeping the session, store and sandbox."""
+        if self.sandbox is not None:
+            _register_credentials(self.sandbox, config)
+            config = config.with_base_urls(self.sandbox.urls)
+        self.config = config
+        self.scrubber = Scrubber(config.secrets)
 
     def context(self, check: ResolvedCheck, run_id: str) -> ProbeContext:
         return ProbeContext(
@@ -76,9 +88,8 @@ class Engine:
 
 @asynccontextmanager
 async def start_engine(config: Config) -> AsyncIterator[Engine]:
-    sandbox = None
-    if config.file.sandbox.enabled:
-        sandbox = await _start_sandbox(config)
+    sandbox = await _start_sandbox(config) if config.file.sandbox.enabled else None
+    if sandbox is not None:
         config = config.with_base_urls(sandbox.urls)
     store = await Store.open(config.file.monitor.store)
     connector = aiohttp.TCPConnector(limit=config.file.monitor.concurrency * 2, ttl_dns_cache=300)
@@ -89,7 +100,7 @@ async def start_engine(config: Config) -> AsyncIterator[Engine]:
             session=session,
             store=store,
             scrubber=Scrubber(config.secrets),
-            sandbox_url=sandbox.control_url if sandbox else None,
+            sandbox=sandbox,
         )
     finally:
         await session.close()
@@ -100,23 +111,25 @@ async def start_engine(config: Config) -> AsyncIterator[Engine]:
 
 async def _start_sandbox(config: Config) -> RunningSandbox:
     # Imported here: the sandbox is a test double, and the engine must not need it otherwise.
-    from monitor.sandbox import provider_names, server
+    from monitor.sandbox import server
     from monitor.sandbox.faults import Fault
 
-    known = set(provider_names())
-    creds: dict[str, list[str]] = {}
-    for integ in config.integrations.values():
-        if integ.base_url is None and integ.provider in known:
-            creds.setdefault(integ.provider, []).extend(sandbox_credential(integ.auth))
     faults = {
         provider: [Fault.parse({"kind": f.kind, **f.params}) for f in specs]
         for provider, specs in config.file.sandbox.faults.items()
     }
-    refresh: dict[str, list[str]] = {}
+    running = await server.start(config.file.sandbox.listen, faults=faults)
+    _register_credentials(running, config)
+    return running
+
+
+def _register_credentials(sandbox: RunningSandbox, config: Config) -> None:
+    """The in-process sandbox accepts exactly the credentials config gives its integrations."""
     for integ in config.integrations.values():
+        state = sandbox.states.get(integ.provider)
+        if state is None or (integ.base_url and not integ.base_url.startswith(sandbox.root_url)):
+            continue
+        state.credentials.update(sandbox_credential(integ.auth))
         token = sandbox_refresh_token(integ.auth)
-        if token and integ.provider in known:
-            refresh.setdefault(integ.provider, []).append(token)
-    return await server.start(
-        config.file.sandbox.listen, faults=faults, credentials=creds, refresh_tokens=refresh
-    )
+        if token:
+            state.refresh_tokens.add(token)

@@ -27,26 +27,20 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8]
 
 
-async def run_check(check: ResolvedCheck, ctx: ProbeContext) -> CheckResult:
+async def run_check(check: ResolvedCheck, ctx: ProbeContext, *, retries: int = 0) -> CheckResult:
+    """Run one check. Network errors (refused, reset) are retried up to `retries` times — never a
+    wrong answer or a timeout — and a pass that needed a retry is marked flaky."""
     started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    findings: Findings | None = None
-    error: str | None = None
-    try:
-        async with asyncio.timeout(check.timeout):
-            findings = await PROBES[check.kind](check, ctx)
-    except TimeoutError:
-        error = f"no answer within the {format_duration(check.timeout)} timeout"
-    except aiohttp.ClientConnectorError as exc:
-        error = f"cannot connect to {exc.host}:{exc.port}: {exc.strerror or exc.os_error}"
-    except aiohttp.ClientError as exc:
-        error = f"HTTP client error: {type(exc).__name__}: {exc}"
-    except TemplateError as exc:
-        error = f"check cannot be run as written: {exc}"
-    except Exception as exc:  # a crashing probe is a result, never a crashed monitor
-        log.exception("probe_crashed", integration=check.integration, check=check.name)
-        error = f"probe crashed: {type(exc).__name__}: {exc}"
-    duration = time.perf_counter() - t0
+    attempts = 0
+    while True:
+        attempts += 1
+        t0 = time.perf_counter()
+        findings, error, retryable = await _attempt(check, ctx)
+        duration = time.perf_counter() - t0
+        if findings is None and retryable and attempts <= retries:
+            log.info("check_retry", integration=check.integration, check=check.name, reason=error)
+            continue
+        break
     if findings is None:
         return CheckResult(
             run_id=ctx.run_id,
@@ -57,6 +51,7 @@ async def run_check(check: ResolvedCheck, ctx: ProbeContext) -> CheckResult:
             started_at=started,
             duration_s=duration,
             reason=ctx.scrubber.text(error or "unknown error"),
+            attempts=attempts,
         )
     assertions = list(findings.assertions)
     if check.latency_under is not None:
@@ -82,7 +77,29 @@ async def run_check(check: ResolvedCheck, ctx: ProbeContext) -> CheckResult:
         assertions=tuple(_scrub_assertion(a, ctx) for a in assertions),
         evidence=findings.evidence,
         ratelimit=findings.ratelimit,
+        attempts=attempts,
+        flaky=attempts > 1 and outcome is Outcome.PASS,
     )
+
+
+async def _attempt(check: ResolvedCheck, ctx: ProbeContext) -> tuple[Findings | None, str | None, bool]:
+    """(findings, error, retryable). Only connection-level failures are worth a second try."""
+    try:
+        async with asyncio.timeout(check.timeout):
+            return await PROBES[check.kind](check, ctx), None, False
+    except TimeoutError:
+        return None, f"no answer within the {format_duration(check.timeout)} timeout", False
+    except aiohttp.ClientConnectorError as exc:
+        return None, f"cannot connect to {exc.host}:{exc.port}: {exc.strerror or exc.os_error}", True
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        return None, f"connection lost: {type(exc).__name__}: {exc}", True
+    except aiohttp.ClientError as exc:
+        return None, f"HTTP client error: {type(exc).__name__}: {exc}", False
+    except TemplateError as exc:
+        return None, f"check cannot be run as written: {exc}", False
+    except Exception as exc:  # a crashing probe is a result, never a crashed monitor
+        log.exception("probe_crashed", integration=check.integration, check=check.name)
+        return None, f"probe crashed: {type(exc).__name__}: {exc}", False
 
 
 def _judge(assertions: list[Assertion], findings: Findings) -> tuple[Outcome, str]:

@@ -27,6 +27,7 @@ from monitor.config.models import (
     ConfigFile,
     Integration,
     Pack,
+    RateLimitPolicy,
 )
 from monitor.config.yamlsrc import load_yaml, substitute_env, yaml_error_issue
 from monitor.model import Category
@@ -71,6 +72,7 @@ class ResolvedIntegration:
     claims: Claims | None
     pack_spec: str | None
     pack_file: Path
+    ratelimit: RateLimitPolicy = field(default_factory=RateLimitPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
             claims=integ.claims,
             pack_spec=pack.spec,
             pack_file=pack_file,
+            ratelimit=integ.ratelimit,
         )
         checks += _resolve_checks(name, integ, pack)
     issues += _check_faults(file, lines, cfg)

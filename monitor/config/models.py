@@ -240,6 +240,15 @@ class CheckOverride(_Strict):
     latency_under: Duration | None = None
 
 
+class RateLimitPolicy(_Strict):
+    """Our checks share the provider's quota with the production integration: spend little."""
+
+    # Stop calling when the provider says fewer than this many requests remain.
+    floor: Annotated[int, Field(ge=0)] = 0
+    # At most this many requests per hour from atom-monitor (None: no cap of our own).
+    hourly_budget: Annotated[int, Field(ge=1)] | None = None
+
+
 class Claims(_Strict):
     """What a team's status report says about the integration; judged against evidence."""
 
@@ -258,6 +267,7 @@ class Integration(_Strict):
     interval: Duration | None = None
     timeout: Duration | None = None
     checks: dict[str, CheckOverride] = Field(default_factory=dict)
+    ratelimit: RateLimitPolicy = Field(default_factory=RateLimitPolicy)
     claims: Claims | None = None
 
     @model_validator(mode="after")
@@ -277,6 +287,10 @@ class MonitorSection(_Strict):
     per_integration_concurrency: Annotated[int, Field(ge=1, le=100)] = 4
     # Where packs live; relative to the config file. The bundled packs are the fallback.
     packs_dir: str = "checks"
+    # Network errors (refused, reset) are retried this often; a wrong answer never is.
+    retries: Annotated[int, Field(ge=0, le=3)] = 1
+    # On SIGTERM, in-flight checks get this long to finish before they are cancelled.
+    shutdown_grace: Duration = 10.0
 
 
 class FaultSpec(_Strict):

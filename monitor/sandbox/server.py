@@ -72,6 +72,15 @@ class RunningSandbox:
         return base_urls(self.host, self.port)
 
     @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def states(self) -> dict[str, ProviderState]:
+        app = self.runner.app
+        return app[STATES_KEY] if app is not None else {}
+
+    @property
     def control_url(self) -> str:
         return f"http://{self.host}:{self.port}/_sandbox"
 

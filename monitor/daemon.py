@@ -1,0 +1,118 @@
+"""The daemon's lifecycle: engine, result sink, scheduler and retention pruning, started and
+stopped with aiohttp's `cleanup_ctx`, plus config reload (SIGHUP or POST /api/v1/reload).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from monitor import logs
+from monitor.config import Config, ConfigError, load_config
+from monitor.engine import Engine, start_engine
+from monitor.metrics import Metrics
+from monitor.model import CheckResult
+from monitor.scheduler import ResultSink, Scheduler, cancel_quietly
+
+log = structlog.get_logger("monitor.daemon")
+
+
+@dataclass
+class Daemon:
+    """Everything the HTTP handlers reach through `request.app[DAEMON]`."""
+
+    config_path: Path
+    config: Config
+    metrics: Metrics = field(default_factory=Metrics)
+    engine: Engine | None = None
+    scheduler: Scheduler | None = None
+    sink: ResultSink | None = None
+    started: bool = False
+    latest: dict[str, CheckResult] = field(default_factory=dict)
+    last_reload_error: list[str] = field(default_factory=list)
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+    _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def remember(self, result: CheckResult) -> None:
+        self.latest[f"{result.integration}/{result.check}"] = result
+
+    async def reload(self) -> list[str]:
+        """Load the config file anew. On any mistake keep running the old one; return the issues."""
+        async with self._reload_lock:
+            try:
+                new = load_config(self.config_path)
+            except ConfigError as exc:
+                self.last_reload_error = [str(i) for i in exc.issues]
+                self.metrics.reload_success.set(0)
+                log.error("config_reload_failed", issues=self.last_reload_error)
+                return self.last_reload_error
+            assert self.engine is not None and self.scheduler is not None
+            self.engine.adopt(new)
+            self.config = self.engine.config
+            logs.configure(new.file.monitor.log_level.value, self.engine.scrubber)
+            await self.scheduler.replace(self.config)
+            keys = {c.key for c in self.config.checks}
+            self.latest = {k: v for k, v in self.latest.items() if k in keys}
+            self.last_reload_error = []
+            self.metrics.reload_success.set(1)
+            self.metrics.reload_timestamp.set(time.time())
+            log.info("config_reloaded", integrations=len(self.config.integrations), checks=len(keys))
+            return []
+
+
+DAEMON = web.AppKey("daemon", Daemon)
+
+
+async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: start everything in order; on shutdown stop scheduling, let in-flight checks
+    finish within `shutdown_grace`, flush every result to the store, then close."""
+    daemon = app[DAEMON]
+    async with AsyncExitStack() as stack:
+        engine = await stack.enter_async_context(start_engine(daemon.config))
+        daemon.engine, daemon.config = engine, engine.config
+        sink = ResultSink(engine.store, daemon.metrics, on_stored=daemon.remember)
+        sink_task = asyncio.create_task(sink.run(), name="result-sink")
+        scheduler = Scheduler(engine.config, engine.context, sink, daemon.metrics)
+        daemon.sink, daemon.scheduler = sink, scheduler
+        scheduler.start()
+        prune_task = asyncio.create_task(_prune(daemon), name="retention")
+        daemon.started = True
+        daemon.metrics.reload_timestamp.set(time.time())
+        log.info(
+            "daemon_started", integrations=len(engine.config.integrations), checks=len(engine.config.checks)
+        )
+        try:
+            yield
+        finally:
+            daemon.started = False
+            grace = daemon.config.file.monitor.shutdown_grace
+            log.info("daemon_stopping", grace_s=grace)
+            await cancel_quietly(prune_task)
+            await scheduler.stop(grace)
+            await cancel_quietly(sink_task)
+            await sink.flush()
+            log.info("daemon_stopped")
+
+
+async def _prune(daemon: Daemon) -> None:
+    """Delete results older than `monitor.retention`, hourly (and once at start)."""
+    while True:
+        assert daemon.engine is not None
+        retention = daemon.config.file.monitor.retention
+        try:
+            removed = await daemon.engine.store.prune(datetime.now(UTC) - timedelta(seconds=retention))
+        except Exception:
+            log.exception("retention_prune_failed")
+        else:
+            if removed:
+                log.info("retention_pruned", removed=removed)
+        await asyncio.sleep(min(3600.0, max(60.0, retention / 10)))
