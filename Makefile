@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit schema bench clean
+.PHONY: run test lint typecheck schema bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,9 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: start the built-in sandbox providers and run every configured check once
+## run: the embedded default: sandbox providers + every check once (a table), then the daemon
+##      on http://127.0.0.1:9400 (/metrics, /api/v1/...) until Ctrl-C
 run: $(STAMP)
-	$(BIN)/atom-monitor run --once --config config.yaml
+	-$(BIN)/atom-monitor run --once --config config.yaml
+	$(BIN)/atom-monitor serve --config config.yaml
 
 ## test: lint, type-check, and the whole pytest suite (unit and end-to-end)
 test: $(STAMP) lint typecheck
@@ -30,6 +32,10 @@ typecheck: $(STAMP)
 ## schema: regenerate config.schema.json (the editor schema config.yaml points at)
 schema: $(STAMP)
 	$(BIN)/atom-monitor config schema > config.schema.json
+
+## bench: CPU per check, throughput and lag, latency accuracy, RSS; vs blackbox_exporter
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache reports/out atom-monitor.db

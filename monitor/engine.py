@@ -18,6 +18,7 @@ from monitor.auth import TokenCache, sandbox_credential, sandbox_refresh_token
 from monitor.config import Config, ResolvedCheck
 from monitor.model import CheckResult
 from monitor.probes import ProbeContext
+from monitor.probes.context import Exchange
 from monitor.probes.expect import SchemaCache
 from monitor.runner import new_run_id, run_many
 from monitor.scrub import Scrubber
@@ -38,6 +39,8 @@ class Engine:
     tokens: TokenCache = field(default_factory=TokenCache)
     schemas: SchemaCache = field(default_factory=SchemaCache)
     sandbox: RunningSandbox | None = None
+    # Sees every exchange (recording cassettes, spec-conformance tests); None in normal runs.
+    observer: Callable[[Exchange], None] | None = None
 
     @property
     def sandbox_url(self) -> str | None:
@@ -59,6 +62,7 @@ class Engine:
             scrubber=self.scrubber,
             tokens=self.tokens,
             schemas=self.schemas,
+            observer=self.observer,
         )
 
     async def run_once(
