@@ -84,6 +84,30 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", metavar="HOST:PORT", help="default: monitor.listen (127.0.0.1:9400)")
     serve.set_defaults(func=_cmd_serve)
 
+    report = sub.add_parser("report", parents=[common], help="write readiness.json and readiness.html")
+    report.add_argument("--out", metavar="DIR", default="reports/out", help="default: reports/out")
+    report.add_argument("--format", default="json,html", help="json, html or both (default json,html)")
+    report.add_argument("--window", metavar="DURATION", help="default: policy.window")
+    report.add_argument(
+        "--diff", nargs=2, metavar=("OLD.json", "NEW.json"), help="what changed between two reports"
+    )
+    report.set_defaults(func=_cmd_report)
+
+    gate = sub.add_parser(
+        "gate", parents=[common], help="CI gate: exit 0 only when every gated integration is ready"
+    )
+    gate.add_argument("--policy", metavar="F", help="YAML file with a policy (replaces config's policy)")
+    gate.add_argument(
+        "--integration", action="append", default=[], metavar="NAME", help="gate only these (repeatable)"
+    )
+    gate.add_argument("--max-evidence-age", metavar="DURATION", help="default: policy.max_evidence_age")
+    gate.add_argument("--junit", metavar="F", help="write JUnit XML: one testcase per integration x check")
+    gate.add_argument("--allow-unknown", action="store_true", help="let `unknown` (too little evidence) pass")
+    source = gate.add_mutually_exclusive_group()
+    source.add_argument("--from-report", metavar="F", help="judge a saved readiness.json")
+    source.add_argument("--fresh", action="store_true", help="run the checks now and judge that run")
+    gate.set_defaults(func=_cmd_gate)
+
     cfg = sub.add_parser("config", help="validate config.yaml or print its JSON Schema")
     cfg_sub = cfg.add_subparsers(metavar="ACTION")
     validate = cfg_sub.add_parser(
@@ -158,6 +182,80 @@ async def _run_once(config: Config, progress: bool) -> list[CheckResult]:
     async with start_engine(config) as engine:
         with ProgressDisplay(len(engine.config.checks), enabled=progress) as display:
             return await engine.run_once(on_result=display.advance)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from monitor import reporting
+    from monitor.report import diff, write
+
+    if args.diff:
+        old, new = (reporting.read_report(Path(p)) for p in args.diff)
+        changes = diff(old, new)
+        print("\n".join(changes) if changes else "no changes")
+        return EXIT_OK
+    formats = {f.strip() for f in args.format.split(",") if f.strip()}
+    if not formats or formats - {"json", "html"}:
+        raise UsageError(f"--format {args.format!r}: use json, html or json,html")
+    config = _load(args)
+    window = _duration(args.window, "--window") if args.window else None
+    doc = asyncio.run(reporting.from_store(config, window_s=window))
+    for path in write(doc, Path(args.out), formats):
+        print(path)
+    return EXIT_OK
+
+
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from monitor import reporting
+    from monitor.gate import judge, junit
+
+    config = _load(args)
+    if args.policy:
+        config = reporting.with_policy(config, Path(args.policy))
+    unknown = sorted(set(args.integration) - set(config.integrations))
+    if unknown:
+        raise UsageError(
+            f"unknown integration {', '.join(unknown)} (configured: {', '.join(sorted(config.integrations))})"
+        )
+    if args.from_report:
+        doc = reporting.read_report(Path(args.from_report))
+    elif args.fresh:
+        doc = asyncio.run(reporting.fresh(config.select(args.integration) if args.integration else config))
+    else:
+        doc = asyncio.run(reporting.from_store(config))
+    max_age = _duration(args.max_evidence_age, "--max-evidence-age") if args.max_evidence_age else None
+    if max_age is None and not args.from_report:
+        max_age = config.file.policy.max_evidence_age
+    result = judge(
+        doc,
+        integrations=args.integration,
+        max_evidence_age_s=max_age,
+        now=datetime.now(UTC),
+        allow_unknown=args.allow_unknown,
+    )
+    if args.junit:
+        Path(args.junit).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.junit).write_text(junit(doc, args.integration), encoding="utf-8")
+    for line in result.lines:
+        print(line)
+    gated = [i for i in doc["integrations"] if not args.integration or i["name"] in args.integration]
+    print(
+        f"gate {'passed' if result.passed else 'FAILED'}: {len(gated)} integrations judged", file=sys.stderr
+    )
+    return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def _duration(text: str, flag: str) -> float:
+    from monitor.config.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -65,6 +65,17 @@ class CategoryEvidence:
 
 
 @dataclass(frozen=True)
+class CheckSummary:
+    """One configured check over the window: what a CI test case reports."""
+
+    check: str
+    category: Category
+    samples: int
+    passed: int
+    latest: CheckResult | None
+
+
+@dataclass(frozen=True)
 class ClaimJudgement:
     claim: str
     verdict: ClaimVerdict
@@ -84,6 +95,7 @@ class IntegrationReadiness:
     latency_budget_s: float
     failing: tuple[CheckResult, ...] = ()
     claims: tuple[ClaimJudgement, ...] = field(default_factory=tuple)
+    checks: tuple[CheckSummary, ...] = ()
 
     @property
     def claim_contradicted(self) -> bool:
@@ -97,24 +109,43 @@ def assess(
     now: datetime,
     integrations: Mapping[str, set[Category]],
     claims: Mapping[str, Claims | None] | None = None,
+    checks: Mapping[str, Mapping[str, Category]] | None = None,
 ) -> dict[str, IntegrationReadiness]:
-    """`integrations` maps each integration to the categories its configured checks cover."""
+    """`integrations` maps each integration to the categories its configured checks cover;
+    `checks` (optional) to its configured checks, so a check that never ran is still listed."""
     since = now - timedelta(seconds=policy.window)
     by_integration: dict[str, list[CheckResult]] = {name: [] for name in integrations}
     for r in results:
         if r.integration in by_integration and since <= r.started_at <= now:
             by_integration[r.integration].append(r)
-    return {
-        name: _judge(
-            name,
-            sorted(rs, key=lambda r: r.started_at),
-            policy,
-            now,
-            integrations[name],
-            (claims or {}).get(name),
+    out = {}
+    for name, rs in by_integration.items():
+        rs.sort(key=lambda r: r.started_at)
+        judged = _judge(name, rs, policy, now, integrations[name], (claims or {}).get(name))
+        out[name] = dataclasses.replace(judged, checks=_check_summaries(rs, (checks or {}).get(name, {})))
+    return out
+
+
+def _check_summaries(
+    rs: Sequence[CheckResult], configured: Mapping[str, Category]
+) -> tuple[CheckSummary, ...]:
+    names = dict(configured)
+    for r in rs:
+        names.setdefault(r.check, r.category)
+    out = []
+    for check, category in sorted(names.items(), key=lambda kv: (kv[1].value, kv[0])):
+        mine = [r for r in rs if r.check == check]
+        judged = [r for r in mine if r.outcome is not Outcome.SKIPPED]
+        out.append(
+            CheckSummary(
+                check=check,
+                category=category,
+                samples=len(judged),
+                passed=sum(1 for r in judged if r.outcome is Outcome.PASS),
+                latest=mine[-1] if mine else None,
+            )
         )
-        for name, rs in by_integration.items()
-    }
+    return tuple(out)
 
 
 def _judge(
