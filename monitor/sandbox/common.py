@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -11,6 +12,8 @@ from aiohttp.typedefs import Middleware
 
 from monitor.sandbox.faults import ProviderHooks, make_fault_middleware
 from monitor.sandbox.state import ProviderState
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def provider_app(
@@ -39,3 +42,48 @@ def page(items: list[Any], request: web.Request, default_size: int = 30) -> tupl
         size, number = default_size, 1
     last = max(1, (len(items) + size - 1) // size)
     return items[(number - 1) * size : number * size], number, last
+
+
+Reject = Callable[[web.Request], web.Response]
+
+
+def auth_middleware(
+    state: ProviderState,
+    reject: Reject,
+    public: Iterable[str] = (),
+    headers: Iterable[str] = (),
+    query: Iterable[str] = (),
+) -> Middleware:
+    """Reject requests without an accepted credential the provider's way; `public` paths need none."""
+    open_paths = tuple(public)
+    header_names, query_names = tuple(headers), tuple(query)
+
+    @web.middleware
+    async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.endswith(("/oauth/token", *open_paths)) or state.authorized(
+            request, header_names, query_names
+        ):
+            return await handler(request)
+        return reject(request)
+
+    return _auth
+
+
+def add_oauth_token_route(app: web.Application, state: ProviderState, path: str = "/oauth/token") -> None:
+    """The OAuth2 refresh-token grant (RFC 6749 §6), so `oauth2_refresh` auth can be exercised."""
+
+    async def _token(request: web.Request) -> web.Response:
+        form = await request.post()
+        if form.get("grant_type") != "refresh_token":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        if form.get("refresh_token") not in state.refresh_tokens or state.token_expired():
+            return web.json_response({"error": "invalid_grant"}, status=400)
+        return web.json_response(
+            {"access_token": state.issue_access_token(), "token_type": "Bearer", "expires_in": 3600}
+        )
+
+    app.router.add_post(path, _token)
+
+
+def rfc3339(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

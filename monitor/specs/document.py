@@ -134,10 +134,17 @@ class Operation:
         """Whether the spec describes this status: itself, its range (`4XX`) or `default`."""
         return self._status_key(status) is not None
 
+    @property
+    def has_default(self) -> bool:
+        """Whether the operation documents a `default` response (Slack files its errors there)."""
+        responses = self._spec._walk([*self._at, "responses"])[1]
+        return isinstance(responses, Mapping) and "default" in responses
+
     def _schema_at(self, status: int) -> tuple[list[str], dict[str, Any]] | None:
         key = self._status_key(status)
-        if key is None:
-            return None
+        return None if key is None else self._schema_for(key)
+
+    def _schema_for(self, key: str) -> tuple[list[str], dict[str, Any]] | None:
         where, response = self._spec._walk([*self._at, "responses", key])
         if not isinstance(response, Mapping):
             return None
@@ -197,7 +204,15 @@ class Spec:
 
     def validate_response(self, op: Operation, status: int, body: Any) -> list[str]:
         """One line per violation of the declared body schema; [] when none is declared."""
-        located = op._schema_at(status)
+        return self._validate(op, op._schema_at(status), status, body)
+
+    def validate_default(self, op: Operation, body: Any) -> list[str]:
+        """Violations of the `default` response's schema, whatever the status."""
+        return self._validate(op, op._schema_for("default"), "default", body)
+
+    def _validate(
+        self, op: Operation, located: tuple[list[str], dict[str, Any]] | None, status: int | str, body: Any
+    ) -> list[str]:
         if located is None:
             return []
         validator = _VALIDATORS[self.version]({"$ref": _uri(located[0])}, registry=self._registry)

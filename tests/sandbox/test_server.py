@@ -42,7 +42,7 @@ async def test_unknown_provider_is_a_404(client: TestClient) -> None:
 
 @pytest.mark.parametrize("provider", provider_names())
 async def test_every_provider_honours_generic_faults(client: TestClient, provider: str) -> None:
-    """Every provider answers rate_limit with 429 + Retry-After, error_rate with a 5xx, garbage with non-JSON."""
+    """Every provider answers rate_limit with 429 + Retry-After, error_rate a 5xx, garbage non-JSON."""
     base = f"/{provider}{load_provider(provider).BASE_PATH}"
     await client.post(f"/_sandbox/faults/{provider}", json={"kind": "rate_limit", "retry_after": 7})
     resp = await client.get(f"{base}/anything")
