@@ -97,7 +97,8 @@ class Metrics:
         )
         self.schedule_lag = Histogram(
             "monitor_schedule_lag_seconds",
-            "How late each scheduled check run started.",
+            "How late each scheduled check run started, per integration (a hang shows where it is).",
+            ["integration"],
             buckets=_LAG_BUCKETS,
             registry=r,
         )
@@ -118,6 +119,11 @@ class Metrics:
         """Create every known series at zero so they exist before the first run and never vanish
         while configured; drop the series of checks no longer configured."""
         wanted = {(c.integration, c.name, c.category.value) for c in checks}
+        integrations = {c.integration for c in checks}
+        for gone in {k[0] for k in self._known} - integrations:
+            _remove(self.schedule_lag, (gone,))
+        for name in integrations:
+            self.schedule_lag.labels(name)
         for labels in self._known - wanted:
             for metric in (self.success, self.duration, self.last_run, self.flaky):
                 _remove(metric, labels)

@@ -141,7 +141,12 @@ def _param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-def openapi_document() -> dict[str, Any]:
+def openapi_document(integrations: list[str] | None = None) -> dict[str, Any]:
+    """The daemon's API. Given the configured integrations, names are an enum: a client (and
+    schemathesis) learns which values exist instead of discovering them from 400s."""
+    names: dict[str, Any] = {"type": "string"}
+    if integrations:
+        names["enum"] = sorted(integrations)
     status = {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}
     admin: list[dict[str, list[str]]] = [{"adminToken": []}]
     return {
@@ -213,7 +218,11 @@ def openapi_document() -> dict[str, Any]:
                         _param("since", {"type": "string", "format": "date-time"}, "started at or after"),
                         _param("until", {"type": "string", "format": "date-time"}, "started before"),
                         _param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "page size"),
-                        _param("offset", {"type": "integer", "minimum": 0}, "results to skip"),
+                        _param(
+                            "offset",
+                            {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
+                            "results to skip",
+                        ),
                     ],
                     "responses": {"200": _json("#/components/schemas/ResultPage", "a page"), "400": _error()},
                 }
@@ -229,8 +238,9 @@ def openapi_document() -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
+                                    "additionalProperties": False,
                                     "properties": {
-                                        "integrations": {"type": "array", "items": {"type": "string"}},
+                                        "integrations": {"type": "array", "items": names},
                                         "wait": {"type": "boolean"},
                                     },
                                 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,13 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def _keep(headers: Any) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() in ("allow", "www-authenticate")}
+
+
+def _parse_timestamp(text: str) -> datetime:
+    """RFC 3339 as OpenAPI's date-time means it: any letter case, and a leap second read as :59."""
+    text = text.strip().upper().replace("Z", "+00:00")
+    text = re.sub(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d):60", r"\1:59", text)
+    return datetime.fromisoformat(text)
 
 
 def _bad(message: str) -> web.HTTPBadRequest:
@@ -158,7 +166,7 @@ def _query(request: web.Request) -> ResultQuery:
         if name not in q:
             return None
         try:
-            value = datetime.fromisoformat(q[name].replace("Z", "+00:00"))
+            value = _parse_timestamp(q[name])
         except ValueError:
             raise _bad(f"{name} must be an ISO 8601 timestamp, e.g. 2026-11-22T10:00:00Z") from None
         if value.tzinfo is None:
@@ -210,6 +218,9 @@ async def _runs(request: web.Request) -> web.Response:
             raise _bad('the body must be JSON, e.g. {"integrations": ["github"], "wait": true}') from None
     if not isinstance(body, dict):
         raise _bad("the body must be a JSON object")
+    extra = sorted(set(body) - {"integrations", "wait"})
+    if extra:
+        raise _bad(f"unknown field {extra[0]!r} (expected: integrations, wait)")
     names = body.get("integrations") or list(daemon.config.integrations)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise _bad("integrations must be a list of integration names")
@@ -239,4 +250,4 @@ async def _reload(request: web.Request) -> web.Response:
 
 
 async def _openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document())
+    return web.json_response(openapi_document(list(request.app[DAEMON].config.integrations)))

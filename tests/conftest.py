@@ -4,10 +4,13 @@ contexts against real servers on 127.0.0.1, and the sandbox (in-process or as a 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from monitor.sandbox import server as sandbox_server
 from monitor.scrub import Scrubber
 
 ROOT = Path(__file__).resolve().parents[1]
+ADMIN = "e2e-admin-token-0123456789"
 SHARED = ROOT.parent / "shared"
 
 
@@ -125,3 +129,87 @@ def sandbox_process() -> Iterator[str]:
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def need_binary(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{binary} is not installed (Debian package prometheus); .ci/run installs it")
+        pytest.skip(f"{binary} not installed")
+    return path
+
+
+def http_get(url: str, headers: dict[str, str] | None = None, data: bytes | None = None) -> tuple[int, str]:
+    req = urllib.request.Request(
+        url, headers=headers or {}, data=data, method="POST" if data is not None else "GET"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def wait_for(pred: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = pred()
+        except (OSError, ValueError):
+            value = None
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def daemon_config(tmp_path: Path, interval: str = "1s") -> Path:
+    """The embedded default, fast: 1 s intervals, a 2 s timeout, and a hanging Slack."""
+    text = (ROOT / "config.yaml").read_text()
+    text = text.replace("store: sqlite:///./atom-monitor.db", f"store: sqlite:///{tmp_path}/results.db")
+    text = text.replace("sandbox: true", "sandbox:\n  enabled: true\n  faults:\n    slack: [{kind: hang}]")
+    text = text.replace(
+        "log_level: info", "log_level: info\n  shutdown_grace: 2s\n  packs_dir: " + str(ROOT / "checks")
+    )
+    for name in ("github", "slack", "jira"):
+        text = text.replace(
+            f"    pack: {name}\n", f"    pack: {name}\n    interval: {interval}\n    timeout: 2s\n"
+        )
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """`atom-monitor serve` as a subprocess on the fast default config, with the sandbox in-process."""
+    port = free_port()
+    config = daemon_config(tmp_path)
+    env = {**os.environ, "ATOM_MONITOR_ADMIN_TOKEN": ADMIN}
+    log = tmp_path / "daemon.log"
+    # Logs go to a file: a pipe nobody reads would fill up and block the daemon.
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "monitor",
+                "serve",
+                "--config",
+                str(config),
+                "--listen",
+                f"127.0.0.1:{port}",
+            ],
+            stdout=sink,
+            stderr=sink,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: http_get(f"{url}/readyz")[0] == 200, 30, "the daemon to be ready")
+        yield {"proc": proc, "url": url, "config": config, "db": tmp_path / "results.db", "log": log}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -180,8 +180,9 @@ async def test_hanging_provider_does_not_delay_others(tmp_path: Path, provider: 
         await _wait_for(several, timeout=4)
         stuck = {"integration": "stuck", "check": "ping", "category": "retrieval", "outcome": "pass"}
         assert registry.get_sample_value("integration_check_runs_total", stuck) == 0
-        lag_over_100ms = registry.get_sample_value("monitor_schedule_lag_seconds_bucket", {"le": "0.1"})
-        total = registry.get_sample_value("monitor_schedule_lag_seconds_count")
+        lag = "monitor_schedule_lag_seconds"
+        lag_over_100ms = registry.get_sample_value(f"{lag}_bucket", {"integration": "local", "le": "0.1"})
+        total = registry.get_sample_value(f"{lag}_count", {"integration": "local"})
         assert total and lag_over_100ms == total
     finally:
         await client.close()
