@@ -6,17 +6,34 @@ shapes, pagination and rate-limit headers, with fault injection. Used by `make r
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 # Each name is a module monitor/sandbox/<name>.py exposing NAME, BASE_PATH and create_app(state).
-_PROVIDERS = ("github", "slack", "jira")
+_PROVIDERS = (
+    "github",
+    "slack",
+    "jira",
+    "linear",
+    "asana",
+    "notion",
+    "trello",
+    "salesforce",
+    "hubspot",
+    "msgraph",
+    "figma",
+    "xero",
+    "google",
+    "dropbox",
+)
 
 
 def provider_names() -> tuple[str, ...]:
-    return _PROVIDERS
+    """The providers whose module is present (a trimmed install may ship fewer)."""
+    return tuple(p for p in _PROVIDERS if importlib.util.find_spec(f"monitor.sandbox.{p}") is not None)
 
 
 def load_provider(name: str) -> ModuleType:
-    if name not in _PROVIDERS:
-        raise KeyError(f"no sandbox for provider {name!r} (have: {', '.join(_PROVIDERS)})")
+    if name not in provider_names():
+        raise KeyError(f"no sandbox for provider {name!r} (have: {', '.join(provider_names())})")
     return importlib.import_module(f"monitor.sandbox.{name}")

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config
-from monitor.engine import start_engine
-from monitor.probes.context import Exchange
 from monitor.specs import UnsupportedSpec, load_spec
 from tests.conftest import ROOT
+from tests.sandbox.support import conformance_problems, run_pack
 
 CONFIG = load_config(ROOT / "config.yaml")
 PROVIDERS = sorted({i.provider for i in CONFIG.integrations.values()})
@@ -32,26 +31,8 @@ async def test_sandbox_responses_conform_to_published_spec(
         spec = load_spec(provider_specs / spec_path)
     except UnsupportedSpec:
         pytest.skip(f"{spec_path} is not OpenAPI/Swagger; checked by its own test")
-    exchanges: list[Exchange] = []
-    async with start_engine(config) as engine:
-        engine.observer = exchanges.append
-        results = await engine.run_once()
+    results, exchanges = await run_pack(config)
     assert all(r.outcome.value == "pass" for r in results), [(r.check, r.reason) for r in results]
-    problems = []
-    for ex in exchanges:
-        op = spec.find_operation(ex.method, ex.path_template)
-        if op is None:
-            problems.append(f"{ex.method} {ex.path_template}: not an operation of {spec_path}")
-            continue
-        if not op.declares_status(ex.status):
-            problems.append(f"{ex.method} {op.path}: status {ex.status} is not declared")
-            continue
-        if ex.is_json:
-            errors = spec.validate_response(op, ex.status, ex.body)
-            # Slack answers failures with HTTP 200 and {"ok": false}; its spec files them under
-            # `default`. Such a body conforms when the documented error schema accepts it.
-            if errors and isinstance(ex.body, dict) and ex.body.get("ok") is False and op.has_default:
-                errors = spec.validate_default(op, ex.body)
-            problems += [f"{ex.method} {op.path} {ex.status}: {e}" for e in errors]
     assert len(exchanges) >= len(results)
+    problems = conformance_problems(spec, spec_path, exchanges)
     assert not problems, "\n".join(problems)

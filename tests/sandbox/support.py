@@ -1,0 +1,61 @@
+"""Shared by the per-provider sandbox tests: run one provider's pack against the in-process
+sandbox, and judge every exchange against the provider's published spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.config import Config, load_config
+from monitor.engine import start_engine
+from monitor.model import CheckResult
+from monitor.probes.context import Exchange
+from monitor.specs import Spec
+from tests.conftest import ROOT
+
+
+def sandbox_config(tmp_path: Path, name: str, block: str, faults: str = "") -> Config:
+    """A config with one integration `name` (its YAML body given as `block`) on the sandbox.
+
+    `block` is the integration's keys, e.g. "pack: asana\\nauth: {kind: bearer, token: t}".
+    `faults` is YAML for `sandbox.faults`, e.g. "asana: [{kind: expired_token}]".
+    """
+    body = "\n".join("    " + line for line in block.strip().splitlines())
+    text = (
+        f"monitor:\n  store: sqlite:///{tmp_path}/results.db\n  packs_dir: {ROOT / 'checks'}\n  retries: 0\n"
+        f"sandbox:\n  enabled: true\n  faults: {{{faults}}}\n"
+        f"integrations:\n  {name}:\n{body}\n"
+    )
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_config(path)
+
+
+async def run_pack(config: Config) -> tuple[list[CheckResult], list[Exchange]]:
+    """Every configured check once; the results and every HTTP exchange the probes made."""
+    exchanges: list[Exchange] = []
+    async with start_engine(config) as engine:
+        engine.observer = exchanges.append
+        results = await engine.run_once()
+    return results, exchanges
+
+
+def conformance_problems(spec: Spec, spec_name: str, exchanges: list[Exchange]) -> list[str]:
+    """One line per exchange that is no operation of the spec, has an undeclared status, or
+    whose JSON body breaks the declared schema."""
+    problems: list[str] = []
+    for ex in exchanges:
+        op = spec.find_operation(ex.method, ex.path_template)
+        if op is None:
+            problems.append(f"{ex.method} {ex.path_template}: not an operation of {spec_name}")
+            continue
+        if not op.declares_status(ex.status):
+            problems.append(f"{ex.method} {op.path}: status {ex.status} is not declared")
+            continue
+        if ex.is_json:
+            errors = spec.validate_response(op, ex.status, ex.body)
+            # Slack answers failures with HTTP 200 and {"ok": false}; its spec files them under
+            # `default`. Such a body conforms when the documented error schema accepts it.
+            if errors and isinstance(ex.body, dict) and ex.body.get("ok") is False and op.has_default:
+                errors = spec.validate_default(op, ex.body)
+            problems += [f"{ex.method} {op.path} {ex.status}: {e}" for e in errors]
+    return problems
