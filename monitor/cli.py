@@ -122,6 +122,17 @@ def _parser() -> argparse.ArgumentParser:
     schema = cfg_sub.add_parser("schema", parents=[common], help="print the JSON Schema of config.yaml")
     schema.set_defaults(func=_cmd_schema)
 
+    claims = sub.add_parser("claims", help="import the claims a team's status report makes")
+    claims_sub = claims.add_subparsers(metavar="ACTION")
+    claims_import = claims_sub.add_parser(
+        "import", help="read a markdown status report; print (or write) its claims as YAML"
+    )
+    claims_import.add_argument("report", metavar="STATUS.md", help="the status report (any encoding)")
+    claims_import.add_argument(
+        "--out", metavar="F", help="write here (list it under claims_files: in config.yaml); default stdout"
+    )
+    claims_import.set_defaults(func=_cmd_claims_import)
+
     sandbox = sub.add_parser("sandbox", parents=[common], help="run the simulated providers alone")
     sandbox.add_argument("--listen", default="127.0.0.1:9410", metavar="HOST:PORT")
     sandbox.set_defaults(func=_cmd_sandbox)
@@ -130,6 +141,26 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(args: argparse.Namespace) -> Config:
     return load_config(config_path(getattr(args, "file", None) or args.config))
+
+
+def _cmd_claims_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from monitor.claims import import_report, to_yaml
+
+    source = Path(args.report)
+    if not source.is_file():
+        raise UsageError(f"{source}: no such status report")
+    doc = import_report(source)
+    text = to_yaml(doc)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        print(f"{out}: {len(doc.claims)} claims from {source.name}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

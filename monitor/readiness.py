@@ -25,7 +25,31 @@ from monitor.config.durations import format_duration
 from monitor.config.models import Claims, Policy
 from monitor.model import Category, CheckResult, Outcome, Verdict
 
-_PRODUCTION_CLAIMS = {"production_ready", "ready", "ready_for_deployment", "complete", "ga"}
+# Statuses that say "it works today" (the importer's ClaimedStatus.asserts_working, plus the
+# words a hand-written claim may use): evidence of not_ready refutes them.
+_PRODUCTION_CLAIMS = {
+    "production_ready",
+    "operational",
+    "complete",
+    "completed",
+    "ready",
+    "ready_for_deployment",
+    "ga",
+    "live",
+    "validated",
+}
+# Feature values that claim the feature works (not "required", "planned", "partial").
+_DONE_FEATURE = {
+    "complete",
+    "completed",
+    "done",
+    "available",
+    "yes",
+    "ready",
+    "configured",
+    "working",
+    "operational",
+}
 # Claimed features and the categories that measure them; others are unverifiable by probes.
 _FEATURE_CATEGORIES: dict[str, tuple[Category, ...]] = {
     "oauth": (Category.AUTH,),
@@ -286,7 +310,7 @@ def _judge_feature(feature: str, value: str, ir: IntegrationReadiness) -> ClaimJ
     measured = [c for c in cats if c.pass_ratio is not None]
     if not measured:
         return ClaimJudgement(claim, ClaimVerdict.UNVERIFIED, "no check measures this feature")
-    claimed_done = value.strip().lower() in {"complete", "completed", "done", "available", "yes", "ready"}
+    claimed_done = value.strip().lower() in _DONE_FEATURE
     broken = [c for c in measured if c.met is False or (c.pass_ratio or 0) == 0]
     if claimed_done and broken:
         c = broken[0]

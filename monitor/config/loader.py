@@ -24,6 +24,7 @@ from monitor.config.models import (
     Auth,
     CheckSpec,
     Claims,
+    ClaimsFile,
     ConfigFile,
     Integration,
     Pack,
@@ -145,6 +146,13 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     pack_files: dict[str, Path] = {}
     integrations: dict[str, ResolvedIntegration] = {}
     checks: list[ResolvedCheck] = []
+    imported: dict[str, Claims] = {}
+    for index, claims_file in enumerate(cfg.claims_files):
+        found, claim_issues = _load_claims(path.parent / claims_file, file, lines, index)
+        imported.update(found)
+        issues += claim_issues
+        if not claim_issues:
+            digest.update((path.parent / claims_file).read_bytes())
     for name, integ in cfg.integrations.items():
         pack_file = _find_pack(integ.pack, packs_dirs)
         if pack_file is None:
@@ -179,7 +187,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
             base_url=integ.base_url.rstrip("/") if integ.base_url else None,
             auth=integ.auth,
             vars=dict(integ.vars),
-            claims=integ.claims,
+            claims=integ.claims or imported.get(name) or imported.get(integ.pack),
             pack_spec=pack.spec,
             pack_file=pack_file,
             ratelimit=integ.ratelimit,
@@ -197,6 +205,23 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         digest=digest.hexdigest(),
         packs=packs,
     )
+
+
+def _load_claims(
+    claims_path: Path, file: str, lines: Any, index: int
+) -> tuple[dict[str, Claims], list[ConfigIssue]]:
+    where: tuple[str | int, ...] = ("claims_files", index)
+    if not claims_path.is_file():
+        msg = f"no such claims file {str(claims_path)!r} (write one with `atom-monitor claims import`)"
+        return {}, [ConfigIssue(file, where, msg, lines.get(where))]
+    try:
+        raw, claim_lines = load_yaml(claims_path)
+    except yaml.YAMLError as exc:
+        return {}, [yaml_error_issue(str(claims_path), exc)]
+    try:
+        return dict(ClaimsFile.model_validate(raw or {}).claims), []
+    except ValidationError as exc:
+        return {}, issues_from_validation(exc, str(claims_path), claim_lines)
 
 
 def available_packs(dirs: list[Path]) -> list[str]:

@@ -333,8 +333,17 @@ class Policy(_Strict):
     latency: LatencyPolicy = Field(default_factory=LatencyPolicy)
 
 
+class ClaimsFile(_Strict):
+    """What `atom-monitor claims import` writes: the claims of one status report."""
+
+    claims: dict[str, Claims] = Field(default_factory=dict)
+
+
 class ConfigFile(_Strict):
     monitor: MonitorSection = Field(default_factory=MonitorSection)
+    # Files written by `atom-monitor claims import`, relative to this file. An integration's own
+    # `claims:` wins; otherwise its claims are looked up by integration name, then by pack name.
+    claims_files: list[str] = Field(default_factory=list)
     sandbox: Annotated[SandboxSection, BeforeValidator(_to_sandbox)] = Field(default_factory=SandboxSection)
     policy: Policy = Field(default_factory=Policy)
     integrations: dict[str, Integration] = Field(default_factory=dict)
