@@ -12,10 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: the embedded default: sandbox providers + every check once (a table), then the daemon
-##      on http://127.0.0.1:9400 (/metrics, /api/v1/...) until Ctrl-C
+## run: the embedded default: sandbox providers + every check once (a table), the readiness
+##      report in reports/out/, then the daemon on http://127.0.0.1:9400 until Ctrl-C
 run: $(STAMP)
 	-$(BIN)/atom-monitor run --once --config config.yaml
+	$(BIN)/atom-monitor report --config config.yaml --out reports/out
 	$(BIN)/atom-monitor serve --config config.yaml
 
 ## test: lint, type-check, and the whole pytest suite (unit and end-to-end)

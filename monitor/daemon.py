@@ -20,7 +20,7 @@ from monitor import logs
 from monitor.config import Config, ConfigError, load_config
 from monitor.engine import Engine, start_engine
 from monitor.metrics import Metrics
-from monitor.model import CheckResult
+from monitor.model import CheckResult, Verdict
 from monitor.scheduler import ResultSink, Scheduler, cancel_quietly
 
 log = structlog.get_logger("monitor.daemon")
@@ -40,10 +40,32 @@ class Daemon:
     latest: dict[str, CheckResult] = field(default_factory=dict)
     last_reload_error: list[str] = field(default_factory=list)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    # The latest readiness document (what /report and /api/v1/readiness serve), and when it was made.
+    readiness: dict[str, Any] | None = None
+    readiness_at: float = 0.0
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def remember(self, result: CheckResult) -> None:
         self.latest[f"{result.integration}/{result.check}"] = result
+
+    async def assess(self) -> dict[str, Any]:
+        """Readiness over the policy window from the store; exported as the verdict gauges."""
+        from monitor import reporting  # the report layer sits above the daemon's core
+
+        assert self.engine is not None
+        doc = await reporting.from_store(self.config, store=self.engine.store)
+        for integ in doc["integrations"]:
+            self.metrics.set_verdict(integ["name"], Verdict(integ["verdict"]), float(integ["score"] or 0.0))
+            self.metrics.claim_contradicted.labels(integ["name"]).set(1 if integ["claim_contradicted"] else 0)
+        self.metrics.forget_integrations(set(self.config.integrations))
+        self.readiness, self.readiness_at = doc, time.monotonic()
+        return doc
+
+    async def current_readiness(self, max_age_s: float = 2.0) -> dict[str, Any]:
+        """The cached document while fresh: a dashboard refreshing /report must not re-scan the store."""
+        if self.readiness is None or time.monotonic() - self.readiness_at > max_age_s:
+            return await self.assess()
+        return self.readiness
 
     async def reload(self) -> list[str]:
         """Load the config file anew. On any mistake keep running the old one; return the issues."""
@@ -85,6 +107,8 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         daemon.sink, daemon.scheduler = sink, scheduler
         scheduler.start()
         prune_task = asyncio.create_task(_prune(daemon), name="retention")
+        assess_task = asyncio.create_task(_assess_loop(daemon), name="readiness")
+        await daemon.assess()  # verdict series exist (as `unknown` at worst) from the first scrape
         daemon.started = True
         daemon.metrics.reload_timestamp.set(time.time())
         log.info(
@@ -97,6 +121,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
             grace = daemon.config.file.monitor.shutdown_grace
             log.info("daemon_stopping", grace_s=grace)
             await cancel_quietly(prune_task)
+            await cancel_quietly(assess_task)
             await scheduler.stop(grace)
             await cancel_quietly(sink_task)
             await sink.flush()
@@ -116,3 +141,19 @@ async def _prune(daemon: Daemon) -> None:
             if removed:
                 log.info("retention_pruned", removed=removed)
         await asyncio.sleep(min(3600.0, max(60.0, retention / 10)))
+
+
+def assess_interval(config: Config) -> float:
+    """How often verdict gauges are recomputed: as often as the fastest check, within 2..60 s."""
+    fastest = min((c.interval for c in config.checks), default=60.0)
+    return min(60.0, max(2.0, fastest))
+
+
+async def _assess_loop(daemon: Daemon) -> None:
+    """Keep integration_verdict, _readiness_score and _claim_contradicted current."""
+    while True:
+        await asyncio.sleep(assess_interval(daemon.config))
+        try:
+            await daemon.assess()
+        except Exception:
+            log.exception("readiness_assessment_failed")

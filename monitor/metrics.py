@@ -155,6 +155,15 @@ class Metrics:
         if rl.limit is not None:
             self.ratelimit_limit.labels(integration).set(rl.limit)
 
+    def forget_integrations(self, keep: set[str]) -> None:
+        """Drop readiness series of integrations no longer configured (after a reload)."""
+        for metric in (self.readiness, self.claim_contradicted):
+            for labels in {s.labels["integration"] for m in metric.collect() for s in m.samples}:
+                if labels not in keep:
+                    _remove(metric, (labels,))
+                    for v in Verdict:
+                        _remove(self.verdict, (labels, v.value))
+
     def set_verdict(self, integration: str, verdict: Verdict, score: float) -> None:
         self.readiness.labels(integration).set(score)
         for v in Verdict:

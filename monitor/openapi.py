@@ -291,6 +291,48 @@ def openapi_document(integrations: list[str] | None = None) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/readiness": {
+                "get": {
+                    "operationId": "readiness",
+                    "summary": "The live readiness document (the JSON report; reports/readiness.schema.json)",
+                    "responses": {
+                        "200": {
+                            "description": "verdicts, evidence and claims per integration",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": [
+                                            "schema_version",
+                                            "generated_at",
+                                            "summary",
+                                            "integrations",
+                                        ],
+                                        "properties": {
+                                            "schema_version": {"type": "integer"},
+                                            "generated_at": {"type": "string", "format": "date-time"},
+                                            "summary": {"type": "object"},
+                                            "integrations": {"type": "array", "items": {"type": "object"}},
+                                        },
+                                    }
+                                }
+                            },
+                        }
+                    },
+                }
+            },
+            "/report": {
+                "get": {
+                    "operationId": "report",
+                    "summary": "The live readiness report as one self-contained HTML page",
+                    "responses": {
+                        "200": {
+                            "description": "HTML",
+                            "content": {"text/html": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
             "/api/v1/openapi.json": {
                 "get": {
                     "operationId": "openapi",

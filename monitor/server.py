@@ -43,6 +43,8 @@ def create_app(config_path: Path, config: Config) -> web.Application:
     app.router.add_post("/api/v1/runs", _runs)
     app.router.add_post("/api/v1/reload", _reload)
     app.router.add_get("/api/v1/openapi.json", _openapi)
+    app.router.add_get("/api/v1/readiness", _readiness)
+    app.router.add_get("/report", _report)
     return app
 
 
@@ -247,6 +249,20 @@ async def _reload(request: web.Request) -> web.Response:
         )
     daemon = request.app[DAEMON]
     return web.json_response({"status": "reloaded", "checks": len(daemon.config.checks)})
+
+
+async def _readiness(request: web.Request) -> web.Response:
+    doc = await request.app[DAEMON].current_readiness()
+    return web.json_response(doc)
+
+
+async def _report(request: web.Request) -> web.Response:
+    from monitor.report_html import render
+
+    doc = await request.app[DAEMON].current_readiness()
+    # The page is self-contained (inline CSS/SVG); forbid anything else, scripts included.
+    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    return web.Response(text=render(doc), content_type="text/html", headers={"Content-Security-Policy": csp})
 
 
 async def _openapi(request: web.Request) -> web.Response:

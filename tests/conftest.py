@@ -131,11 +131,12 @@ def sandbox_process() -> Iterator[str]:
     proc.wait(timeout=10)
 
 
-def need_binary(binary: str) -> str:
+def need_binary(binary: str, package: str = "prometheus") -> str:
+    """The path of a real binary the test drives; a failure in CI (which installs it), else a skip."""
     path = shutil.which(binary)
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail(f"{binary} is not installed (Debian package prometheus); .ci/run installs it")
+            pytest.fail(f"{binary} is not installed (Debian package {package}); .ci/run installs it")
         pytest.skip(f"{binary} not installed")
     return path
 
@@ -168,6 +169,7 @@ def daemon_config(tmp_path: Path, interval: str = "1s") -> Path:
     """The embedded default, fast: 1 s intervals, a 2 s timeout, and a hanging Slack."""
     text = (ROOT / "config.yaml").read_text()
     text = text.replace("store: sqlite:///./atom-monitor.db", f"store: sqlite:///{tmp_path}/results.db")
+    text = text.replace("claims_files: [claims/", f"claims_files: [{ROOT}/claims/")
     text = text.replace("sandbox: true", "sandbox:\n  enabled: true\n  faults:\n    slack: [{kind: hang}]")
     text = text.replace(
         "log_level: info", "log_level: info\n  shutdown_grace: 2s\n  packs_dir: " + str(ROOT / "checks")
@@ -207,7 +209,13 @@ def daemon(tmp_path: Path) -> Iterator[dict[str, Any]]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: http_get(f"{url}/readyz")[0] == 200, 30, "the daemon to be ready")
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"the daemon exited with {proc.returncode}: {log.read_text()[-2000:]}")
+            return http_get(f"{url}/readyz")[0] == 200
+
+        wait_for(ready, 30, "the daemon to be ready")
         yield {"proc": proc, "url": url, "config": config, "db": tmp_path / "results.db", "log": log}
     finally:
         if proc.poll() is None:

@@ -3,7 +3,10 @@ provider string, the gate exits by policy and its JUnit XML parses back; diffs n
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from monitor.gate import judge, junit
 from monitor.model import Assertion, Category, CheckResult, Evidence, Outcome
 from monitor.report import diff, schema, write
 from monitor.reporting import document
+from tests.conftest import need_binary
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 PACKS = Path(__file__).parent / "config" / "packs"
@@ -137,3 +141,51 @@ def test_diff_names_what_changed(config: Any) -> None:
     assert "~ bad: claim no longer contradicted" in changes
     assert "~ bad/whoami: fail -> pass" in changes
     assert diff(new, new) == []
+
+
+_PWN = (
+    '<script>document.documentElement.setAttribute("data-pwned","script")</script>'
+    "<img src=x onerror=\"document.documentElement.setAttribute('data-pwned','img')\">"
+    "<svg onload=\"document.documentElement.setAttribute('data-pwned','svg')\"></svg>"
+)
+
+
+def _chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    binary = need_binary("chromium", "chromium")
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
+    ]
+    return subprocess.run([binary, *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.e2e
+def test_html_report_renders_in_chromium_and_no_payload_runs(config: Any, tmp_path: Path) -> None:
+    """Headless Chromium renders the report to a PNG, and script payloads in provider strings never run."""
+    results = [
+        dataclasses.replace(
+            r,
+            reason=f"{r.reason} {_PWN}",
+            evidence=dataclasses.replace(r.evidence, body_excerpt=_PWN) if r.evidence else None,
+        )
+        for r in _results()
+    ]
+    doc = document(config, results, NOW)
+    [html_path] = write(doc, tmp_path / "out", {"html"})
+    url = html_path.resolve().as_uri()
+    png = tmp_path / "report.png"
+    shot = _chromium(f"--screenshot={png}", "--window-size=1280,1600", url, tmp=tmp_path)
+    assert png.is_file(), shot.stderr[-2000:]
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a rendered page, not a blank one
+    dom = _chromium("--dump-dom", url, tmp=tmp_path).stdout
+    root = re.search(r"<html[^>]*>", dom)
+    assert root is not None and "data-pwned" not in root.group(0), root
+    assert "not_ready" in dom and "&lt;script&gt;" in dom

@@ -144,3 +144,41 @@ def test_metrics_pass_promtool(daemon: dict[str, Any]) -> None:
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_live_readiness_and_report(daemon: dict[str, Any]) -> None:
+    """The daemon judges its own evidence: the hanging Slack is not_ready and its "production
+    ready" claim is refuted (in /api/v1/readiness, the verdict gauges and the HTML /report),
+    while GitHub is ready with its claim confirmed."""
+    from jsonschema import Draft202012Validator
+
+    from monitor.report import schema
+
+    url = daemon["url"]
+
+    def judged() -> dict[str, Any] | None:
+        doc = json.loads(_get(f"{url}/api/v1/readiness")[1])
+        verdicts = {i["name"]: i["verdict"] for i in doc["integrations"]}
+        return doc if verdicts.get("slack") == "not_ready" and verdicts.get("github") == "ready" else None
+
+    doc = _wait(judged, 40, "slack not_ready and github ready")
+    errors = list(Draft202012Validator(schema()).iter_errors(doc))
+    assert not errors, errors[0]
+    by_name = {i["name"]: i for i in doc["integrations"]}
+    assert by_name["slack"]["claim_contradicted"] is True
+    assert by_name["github"]["claim_contradicted"] is False
+
+    def exported() -> str | None:
+        text = _get(f"{url}/metrics")[1]
+        return text if 'integration_claim_contradicted{integration="slack"} 1.0' in text else None
+
+    text = _wait(exported, 20, "the claim gauge to follow the verdict")
+    assert 'integration_verdict{integration="slack",verdict="not_ready"} 1.0' in text
+    assert 'integration_verdict{integration="github",verdict="ready"} 1.0' in text
+    assert 'integration_claim_contradicted{integration="github"} 0.0' in text
+
+    with urllib.request.urlopen(f"{url}/report", timeout=10) as resp:
+        html = resp.read().decode()
+        assert resp.headers["Content-Type"].startswith("text/html")
+        assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+    assert "slack" in html and "not_ready" in html and "refuted" in html
