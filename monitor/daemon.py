@@ -59,6 +59,12 @@ class Daemon:
             self.metrics.claim_contradicted.labels(integ["name"]).set(1 if integ["claim_contradicted"] else 0)
         self.metrics.forget_integrations(set(self.config.integrations))
         self.readiness, self.readiness_at = doc, time.monotonic()
+        report_dir = self.config.file.monitor.report_dir
+        if report_dir is not None:
+            from monitor.report import write
+
+            # Off the event loop: rendering and writing must not delay a scheduled check.
+            await asyncio.to_thread(write, doc, self.config_path.parent / report_dir, {"json", "html"})
         return doc
 
     async def current_readiness(self, max_age_s: float = 2.0) -> dict[str, Any]:
@@ -125,6 +131,11 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
             await scheduler.stop(grace)
             await cancel_quietly(sink_task)
             await sink.flush()
+            if daemon.config.file.monitor.report_dir is not None:
+                try:  # the report on disk ends with every flushed result in it
+                    await daemon.assess()
+                except Exception:
+                    log.exception("final_report_failed")
             log.info("daemon_stopped")
 
 

@@ -291,6 +291,9 @@ class MonitorSection(_Strict):
     retries: Annotated[int, Field(ge=0, le=3)] = 1
     # On SIGTERM, in-flight checks get this long to finish before they are cancelled.
     shutdown_grace: Duration = 10.0
+    # The daemon keeps readiness.json/.html here current (relative to the config file's folder);
+    # unset: only /report and /api/v1/readiness serve it.
+    report_dir: str | None = None
 
 
 class FaultSpec(_Strict):

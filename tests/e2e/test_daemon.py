@@ -182,3 +182,13 @@ def test_live_readiness_and_report(daemon: dict[str, Any]) -> None:
         assert resp.headers["Content-Type"].startswith("text/html")
         assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
     assert "slack" in html and "not_ready" in html and "refuted" in html
+
+    # monitor.report_dir: the same verdicts are kept on disk, next to the config.
+    on_disk = daemon["config"].parent / "reports" / "out"
+
+    def written() -> bool:
+        saved = json.loads((on_disk / "readiness.json").read_text())
+        return {i["name"]: i["verdict"] for i in saved["integrations"]}.get("slack") == "not_ready"
+
+    _wait(written, 20, "reports/out/readiness.json to show the verdict")
+    assert "not_ready" in (on_disk / "readiness.html").read_text()
