@@ -36,7 +36,11 @@ class Provider:
         app.router.add_delete("/things/{id}", self.delete)
         app.router.add_post("/oauth/token", self.token)
         app.router.add_get("/me", self.me)
+        app.router.add_get("/query", self.query)
         return app
+
+    async def query(self, r: web.Request) -> web.Response:
+        return web.json_response({"q": r.query_string})
 
     async def ok(self, r: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -121,6 +125,16 @@ async def test_pass(provider: Any, probe_context: Any) -> None:
     r = await run_check(check, probe_context(make_integration(provider.url)))
     assert (r.outcome, r.category, r.http_status) == (Outcome.PASS, Category.RETRIEVAL, 200)
     assert r.duration_s > 0 and r.reason == "all 2 assertions held"
+
+
+async def test_query_booleans_are_sent_lowercase(provider: Any, probe_context: Any) -> None:
+    """A YAML boolean in a pack's query is sent as `true`/`false`, the way HTTP APIs spell it."""
+    check = make_check(
+        "category: retrieval\nhttp: {path: /query, query: {archived: false, flag: true, n: 3}}\n"
+        "expect: {body: {q: archived=false&flag=true&n=3}}"
+    )
+    r = await run_check(check, probe_context(make_integration(provider.url)))
+    assert r.outcome is Outcome.PASS, r.assertions
 
 
 async def test_timeout_is_an_error_not_a_failure(provider: Any, probe_context: Any) -> None:

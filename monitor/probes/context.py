@@ -107,7 +107,7 @@ async def send(
         raise ValueError(f"integration {ctx.integration.name!r} has no base_url")
     path = str(render(spec.path, variables))
     headers = {**check.headers, **render(spec.headers, variables), **creds.headers}
-    query = {**{k: str(v) for k, v in render(spec.query, variables).items()}, **creds.query}
+    query = {**{k: _query_value(v) for k, v in render(spec.query, variables).items()}, **creds.query}
     kwargs: dict[str, Any] = {"headers": headers, "params": query or None, "allow_redirects": False}
     payload: Any = None
     if spec.graphql is not None:
@@ -139,3 +139,10 @@ async def send(
     if ctx.observer is not None:
         ctx.observer(ex)
     return ex
+
+
+def _query_value(value: Any) -> str:
+    """YAML `true` is sent as `true`, as every HTTP API spells it, not Python's `True`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
