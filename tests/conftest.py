@@ -4,6 +4,7 @@ contexts against real servers on 127.0.0.1, and the sandbox (in-process or as a 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -166,8 +167,13 @@ def wait_for(pred: Any, timeout: float, what: str) -> Any:
 
 
 def daemon_config(tmp_path: Path, interval: str = "1s") -> Path:
-    """The embedded default, fast: 1 s intervals, a 2 s timeout, and a hanging Slack."""
+    """The embedded default's GitHub, Slack and Jira, fast: 1 s intervals, a 2 s timeout, and a
+    hanging Slack. (The other providers' sandboxes are tested by tests/sandbox/.)"""
     text = (ROOT / "config.yaml").read_text()
+    head, _, integrations = text.partition("\nintegrations:\n")
+    blocks = re.split(r"(?m)^(?=  [a-z_]+:\s*$)", integrations)
+    keep = [b for b in blocks if b.split(":", 1)[0].strip() in ("github", "slack", "jira")]
+    text = head + "\nintegrations:\n" + "".join(keep)
     text = text.replace("store: sqlite:///./atom-monitor.db", f"store: sqlite:///{tmp_path}/results.db")
     text = text.replace("claims_files: [claims/", f"claims_files: [{ROOT}/claims/")
     text = text.replace("sandbox: true", "sandbox:\n  enabled: true\n  faults:\n    slack: [{kind: hang}]")

@@ -3,9 +3,11 @@ sandbox, and judge every exchange against the provider's published spec."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from monitor.config import Config, load_config
+from monitor.config.models import SpecGap
 from monitor.engine import start_engine
 from monitor.model import CheckResult
 from monitor.probes.context import Exchange
@@ -39,9 +41,12 @@ async def run_pack(config: Config) -> tuple[list[CheckResult], list[Exchange]]:
     return results, exchanges
 
 
-def conformance_problems(spec: Spec, spec_name: str, exchanges: list[Exchange]) -> list[str]:
-    """One line per exchange that is no operation of the spec, has an undeclared status, or
-    whose JSON body breaks the declared schema."""
+def conformance_problems(
+    spec: Spec, spec_name: str, exchanges: list[Exchange], gaps: Iterable[SpecGap] = ()
+) -> list[str]:
+    """One line per exchange that is no operation of the spec, has an undeclared status (unless
+    the pack states it as a `spec_gaps` entry), or whose JSON body breaks the declared schema."""
+    known = {(g.request, g.status) for g in gaps}
     problems: list[str] = []
     for ex in exchanges:
         op = spec.find_operation(ex.method, ex.path_template)
@@ -49,6 +54,8 @@ def conformance_problems(spec: Spec, spec_name: str, exchanges: list[Exchange]) 
             problems.append(f"{ex.method} {ex.path_template}: not an operation of {spec_name}")
             continue
         if not op.declares_status(ex.status):
+            if (f"{op.method} {op.path}", ex.status) in known:
+                continue
             problems.append(f"{ex.method} {op.path}: status {ex.status} is not declared")
             continue
         if ex.is_json:
