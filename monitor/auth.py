@@ -23,7 +23,8 @@ from monitor.config.models import (
     OAuth2RefreshAuth,
     QueryAuth,
 )
-from monitor.model import Assertion
+from monitor.model import Assertion, RateLimit
+from monitor.ratelimit import parse as parse_ratelimit
 
 INVALID_CREDENTIAL = "atom-monitor-deliberately-invalid-credential"
 
@@ -33,6 +34,9 @@ class TokenCache:
     """Fresh OAuth2 access tokens per integration; hangs off the app, never module state."""
 
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    # Providers that rotate refresh tokens (Xero) invalidate the configured one after use: keep
+    # the newest in memory. (Lost on restart: the configured token must then still be valid.)
+    refresh_tokens: dict[str, str] = field(default_factory=dict)
 
     def get(self, key: str) -> str | None:
         token, expires = self.tokens.get(key, ("", 0.0))
@@ -48,6 +52,9 @@ class Credentials:
     query: dict[str, str]
     # Assertions about obtaining the credential itself (the OAuth2 token endpoint).
     assertions: tuple[Assertion, ...] = ()
+    # The token endpoint's answer when it refused (429 with Retry-After: the check is skipped).
+    status: int | None = None
+    ratelimit: RateLimit | None = None
 
     @property
     def obtained(self) -> bool:
@@ -101,7 +108,7 @@ async def _oauth2(
     url = auth.token_url if auth.token_url.startswith(("http://", "https://")) else base_url + auth.token_url
     form = {
         "grant_type": "refresh_token",
-        "refresh_token": auth.refresh_token.get_secret_value(),
+        "refresh_token": cache.refresh_tokens.get(cache_key) or auth.refresh_token.get_secret_value(),
         "client_id": auth.client_id,
         "client_secret": auth.client_secret.get_secret_value(),
     }
@@ -109,6 +116,7 @@ async def _oauth2(
         form["scope"] = auth.scope
     async with session.post(url, data=form, headers={"Accept": "application/json"}) as resp:
         status = resp.status
+        limited = parse_ratelimit(resp.headers, status)
         try:
             body = await resp.json(content_type=None)
         except ValueError:
@@ -122,7 +130,10 @@ async def _oauth2(
         seen += " without access_token"
     check = Assertion("token endpoint", "HTTP 200 with an access_token", seen, ok, step="oauth2 refresh")
     if not ok or not isinstance(access, str) or not isinstance(body, dict):
-        return Credentials({}, {}, (check,))
+        return Credentials({}, {}, (check,), status=status, ratelimit=limited)
+    rotated = body.get("refresh_token")
+    if isinstance(rotated, str) and rotated:
+        cache.refresh_tokens[cache_key] = rotated
     ttl = float(body.get("expires_in") or 3600)
     cache.put(cache_key, access, ttl)
     return Credentials({"Authorization": f"Bearer {access}"}, {}, (check,))

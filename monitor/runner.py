@@ -105,7 +105,8 @@ async def _attempt(check: ResolvedCheck, ctx: ProbeContext) -> tuple[Findings | 
 def _judge(assertions: list[Assertion], findings: Findings) -> tuple[Outcome, str]:
     failed = [a for a in assertions if not a.passed]
     rl = findings.ratelimit
-    status_failed = any(a.name == "status" for a in failed)
+    # A 429 from the API or from the OAuth2 token endpoint alike means "not now", not "broken".
+    status_failed = any(a.name in ("status", "token endpoint") for a in failed)
     if findings.http_status == 429 and status_failed:
         # The provider refused to answer, so nothing was judged: skipped, not failed.
         wait = f"; retry after {format_duration(round(rl.retry_after_s))}" if rl and rl.retry_after_s else ""

@@ -81,6 +81,16 @@ class Provider:
 
     async def token(self, r: web.Request) -> web.Response:
         form = await r.post()
+        if form.get("refresh_token") == "limited-refresh":
+            return web.json_response({"error": "rate_limited"}, status=429, headers={"Retry-After": "60"})
+        rotation = {"rotating-1": "rotating-2", "rotating-2": "rotating-3"}
+        if form.get("refresh_token") in rotation and form["refresh_token"] not in self.objects:
+            # Like Xero: every refresh returns a new refresh token and retires the one used.
+            self.objects.add(str(form["refresh_token"]))
+            new = rotation[str(form["refresh_token"])]
+            return web.json_response(
+                {"access_token": "fresh-access-123", "expires_in": 0, "refresh_token": new}
+            )
         if form.get("refresh_token") != "good-refresh":
             return web.json_response({"error": "invalid_grant"}, status=400)
         return web.json_response(
@@ -251,3 +261,31 @@ async def test_echoed_secret_is_scrubbed_from_evidence(provider: Any, probe_cont
     assert r.outcome is Outcome.FAIL
     assert r.evidence is not None and "[REDACTED]" in r.evidence.body_excerpt
     assert "my-very-secret-token" not in repr(r.to_dict())
+
+
+def _oauth(refresh: str) -> OAuth2RefreshAuth:
+    return OAuth2RefreshAuth(
+        kind="oauth2_refresh",
+        token_url="/oauth/token",
+        client_id="c",
+        client_secret=SecretStr("cs"),
+        refresh_token=SecretStr(refresh),
+    )
+
+
+async def test_oauth2_rotated_refresh_token_is_used_next(provider: Any, probe_context: Any) -> None:
+    """A provider that rotates refresh tokens keeps working: the next refresh uses the new token."""
+    ctx = probe_context(make_integration(provider.url, _oauth("rotating-1")))
+    check = make_check("category: auth\nhttp: {path: /me}")
+    first = await run_check(check, ctx)
+    second = await run_check(check, ctx)  # the access token expired at once: refresh again
+    assert (first.outcome, second.outcome) == (Outcome.PASS, Outcome.PASS), second.reason
+    assert provider.objects == {"rotating-1", "rotating-2"}
+
+
+async def test_oauth2_token_endpoint_429_is_skipped(provider: Any, probe_context: Any) -> None:
+    """A token endpoint that rate-limits us skips the check with the wait, rather than failing auth."""
+    ctx = probe_context(make_integration(provider.url, _oauth("limited-refresh")))
+    r = await run_check(make_check("category: auth\nhttp: {path: /me}"), ctx)
+    assert r.outcome is Outcome.SKIPPED
+    assert r.reason == "rate limited by the provider (HTTP 429; retry after 1m)"

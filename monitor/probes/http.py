@@ -13,7 +13,7 @@ async def probe_http(check: ResolvedCheck, ctx: ProbeContext) -> Findings:
     assert spec is not None  # guaranteed by CheckSpec validation: kind http has `http`
     creds = await auth_for(ctx, check, check.spec.auth)
     if not creds.obtained:
-        return Findings(assertions=creds.assertions)
+        return Findings(assertions=creds.assertions, http_status=creds.status, ratelimit=creds.ratelimit)
     variables = ctx.variables()
     ex = await send(ctx, check, spec, creds, variables)
     assertions = evaluate(

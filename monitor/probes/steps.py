@@ -60,6 +60,8 @@ async def _run_step(
     creds = await auth_for(ctx, check, step.auth)
     state.assertions += creds.assertions
     if not creds.obtained:
+        state.status = state.status or creds.status
+        state.ratelimit = creds.ratelimit or state.ratelimit
         return False
     ex = await send(ctx, check, step.request, creds, variables)
     found = evaluate(
