@@ -30,8 +30,11 @@ def parse(headers: Mapping[str, str], status: int | None, now: float | None = No
             limit = _int(lower.get(lim_h, "")) if lim_h else None
             raw_reset = _float(lower.get(reset_h, "")) if reset_h else None
             if raw_reset is not None:
-                # A small number is a delta in seconds (IETF, Linear ms aside); a large one an epoch.
-                reset = raw_reset if raw_reset > 1e9 else now + raw_reset
+                # Epoch seconds, epoch milliseconds (Linear), or a delta in seconds (IETF draft).
+                if raw_reset > 1e11:
+                    reset = raw_reset / 1000
+                else:
+                    reset = raw_reset if raw_reset > 1e9 else now + raw_reset
             break
     if "sforce-limit-info" in lower:  # Salesforce: "api-usage=25/15000"
         used, _, total = lower["sforce-limit-info"].partition("=")[2].partition("/")

@@ -35,3 +35,17 @@ def test_salesforce_limit_info() -> None:
 def test_no_signal_is_none() -> None:
     """A response without any quota header yields no rate-limit observation."""
     assert ratelimit.parse({"Content-Type": "application/json"}, 200) is None
+
+
+def test_linear_reset_in_epoch_milliseconds() -> None:
+    """Linear's reset header is epoch milliseconds: read as a time, not a date in the year 58,000."""
+    rl = ratelimit.parse(
+        {
+            "X-RateLimit-Requests-Remaining": "4999",
+            "X-RateLimit-Requests-Limit": "5000",
+            "X-RateLimit-Requests-Reset": "1795430573191",
+        },
+        200,
+        now=1795430000.0,
+    )
+    assert rl is not None and rl.remaining == 4999 and rl.reset_at == 1795430573.191
