@@ -133,6 +133,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     claims_import.set_defaults(func=_cmd_claims_import)
 
+    verify = sub.add_parser("verify", parents=[common], help="prove the consumer contracts (contracts/)")
+    mode = verify.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--offline", action="store_true", help="against the published specs and cassettes")
+    mode.add_argument("--live", action="store_true", help="call the live operations and report drift")
+    verify.add_argument(
+        "--integration", action="append", default=[], metavar="NAME", help="--live: only these (repeatable)"
+    )
+    verify.add_argument(
+        "--contracts", metavar="DIR", help="--offline: contracts directory (default ./contracts)"
+    )
+    verify.add_argument(
+        "--specs",
+        metavar="DIR",
+        help="--offline: provider specs (default $ATOM_MONITOR_SPECS, ../shared/provider-specs)",
+    )
+    verify.set_defaults(func=_cmd_verify)
+
+    record = sub.add_parser(
+        "record", parents=[common], help="record scrubbed cassettes of a contract's calls"
+    )
+    record.add_argument("integration", metavar="INTEGRATION")
+    record.add_argument("--include-writes", action="store_true", help="also record the pack's CRUD lifecycle")
+    record.add_argument("--out", metavar="DIR", help="contracts directory to write to (default ./contracts)")
+    record.set_defaults(func=_cmd_record)
+
     sandbox = sub.add_parser("sandbox", parents=[common], help="run the simulated providers alone")
     sandbox.add_argument("--listen", default="127.0.0.1:9410", metavar="HOST:PORT")
     sandbox.set_defaults(func=_cmd_sandbox)
@@ -326,6 +351,36 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         app, host=host or "127.0.0.1", port=int(port), print=None, access_log=None, shutdown_timeout=5
     )
     return EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from monitor.contracts import cli as contracts_cli
+
+    if args.offline:
+        return contracts_cli.verify_offline(args.contracts, args.specs)
+    config = _load(args)
+    unknown = sorted(set(args.integration) - set(config.integrations))
+    if unknown:
+        raise UsageError(
+            f"unknown integration {', '.join(unknown)} (configured: {', '.join(sorted(config.integrations))})"
+        )
+    _quiet_logs(config)
+    return contracts_cli.verify_live(config.select(args.integration) if args.integration else config)
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from monitor.contracts import cli as contracts_cli
+
+    config = _load(args)
+    _quiet_logs(config)
+    return contracts_cli.record(config, args.integration, args.include_writes, args.out)
+
+
+def _quiet_logs(config: Config) -> None:
+    from monitor import logs
+    from monitor.scrub import Scrubber
+
+    logs.configure("warning", Scrubber(config.secrets))
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:

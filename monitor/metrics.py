@@ -14,7 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitor import __version__
 from monitor.config import ResolvedCheck
-from monitor.model import CheckResult, Outcome, RateLimit, Verdict
+from monitor.config.loader import CONTRACT_CHECK_PREFIX
+from monitor.model import Category, CheckResult, Outcome, RateLimit, Verdict
 
 _CHECK_LABELS = ("integration", "check", "category")
 # Latency buckets sized for API calls: most answer in 50-800 ms; budgets sit around 800 ms.
@@ -125,6 +126,8 @@ class Metrics:
         for name in integrations:
             self.schedule_lag.labels(name)
         for labels in self._known - wanted:
+            if (operation := _operation(labels[1], labels[2])) is not None:
+                _remove(self.contract_conformant, (labels[0], operation))
             for metric in (self.success, self.duration, self.last_run, self.flaky):
                 _remove(metric, labels)
             for outcome in Outcome:
@@ -146,6 +149,12 @@ class Metrics:
         if result.outcome is Outcome.SKIPPED:
             return  # nothing was judged: keep the last known success and latency
         self.success.labels(*labels).set(1 if result.outcome is Outcome.PASS else 0)
+        operation = _operation(result.check, result.category.value)
+        if operation is not None and result.outcome in (Outcome.PASS, Outcome.FAIL):
+            # Drift is judged only on an answer: a provider that is down (error) is not drift.
+            self.contract_conformant.labels(result.integration, operation).set(
+                1 if result.outcome is Outcome.PASS else 0
+            )
         self.duration.labels(*labels).observe(result.duration_s)
         self.last_run.labels(*labels).set(result.started_at.timestamp() + result.duration_s)
 
@@ -168,6 +177,13 @@ class Metrics:
         self.readiness.labels(integration).set(score)
         for v in Verdict:
             self.verdict.labels(integration, v.value).set(1 if v is verdict else 0)
+
+
+def _operation(check: str, category: str) -> str | None:
+    """The contract operation a `contract_<operation>` check verifies (None for other checks)."""
+    if category == Category.CONTRACT.value and check.startswith(CONTRACT_CHECK_PREFIX):
+        return check.removeprefix(CONTRACT_CHECK_PREFIX)
+    return None
 
 
 def _remove(metric: Gauge | Counter | Histogram, labels: tuple[str, ...]) -> None:

@@ -32,6 +32,14 @@ _TOKEN_SHAPES = [
     r"sl\.[A-Za-z0-9_-]{20,}",  # Dropbox short-lived
 ]
 
+# Credentials named by their key in text a parser did not see: form-encoded OAuth answers
+# (`access_token=...&scope=...`), JSON inside strings, raw `Set-Cookie:` lines. Group 2 is the value.
+_KEYED = re.compile(
+    r"(?i)((?:access_token|refresh_token|id_token|client_secret)[\"']?\s*[:=]\s*[\"']?)"
+    r"([A-Za-z0-9._~+/=-]{8,})"
+    r"|(set-cookie:\s*)([^\r\n]+)"
+)
+
 # Header and query parameter names whose values are credentials whatever they look like.
 _SENSITIVE_NAME = re.compile(
     r"(?i)^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api[-_]?key|apikey|key|"
@@ -62,10 +70,24 @@ class Scrubber:
     def text(self, value: str) -> str:
         if self._secrets is not None:
             value = self._secrets.sub(REDACTED, value)
-        return self._shapes.sub(REDACTED, value)
+        value = self._shapes.sub(REDACTED, value)
+        return _KEYED.sub(_keep_key, value)
 
     def contains_secret(self, value: str) -> bool:
-        return bool((self._secrets and self._secrets.search(value)) or self._shapes.search(value))
+        return self.secret_kind(value) is not None
+
+    def secret_kind(self, value: str) -> str | None:
+        """What kind of secret `value` holds ("a configured secret", "a token shaped like ghp_"...),
+        never the secret itself; None when it holds none."""
+        if self._secrets is not None and self._secrets.search(value):
+            return "a configured secret"
+        match = self._shapes.search(value)
+        if match:
+            return f"a token shaped like {match.group(0)[:4]}..."
+        for m in _KEYED.finditer(value):
+            if (m.group(2) or m.group(4) or "").strip() != REDACTED:
+                return f"a credential field {(m.group(1) or m.group(3)).split()[0].strip(':=' + chr(34))!r}"
+        return None
 
     def url(self, url: str) -> str:
         """Redact credential-named query parameters (Trello's key and token), then any secret."""
@@ -97,6 +119,10 @@ class Scrubber:
         if isinstance(value, str):
             return self.text(value)
         return value
+
+
+def _keep_key(m: re.Match[str]) -> str:
+    return f"{m.group(1)}{REDACTED}" if m.group(1) is not None else f"{m.group(3)}{REDACTED}"
 
 
 def is_sensitive(name: str) -> bool:

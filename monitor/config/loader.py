@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import SecretStr, ValidationError
@@ -34,7 +34,12 @@ from monitor.config.yamlsrc import load_yaml, substitute_env, yaml_error_issue
 from monitor.model import Category
 from monitor.template import placeholders
 
+if TYPE_CHECKING:
+    from monitor.contracts.model import Contract, ContractOperation
+
 DEFAULT_CONFIG = "config.yaml"
+# Checks synthesised from a contract's read-only operations are named `contract_<operation>`.
+CONTRACT_CHECK_PREFIX = "contract_"
 CONFIG_ENV = "ATOM_MONITOR_CONFIG"
 
 
@@ -43,6 +48,7 @@ class ProbeKind(enum.StrEnum):
 
     HTTP = "http"
     STEPS = "steps"
+    CONTRACT = "contract"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,15 @@ class ResolvedCheck:
     timeout: float
     latency_under: float | None
     headers: Mapping[str, str]
+    # For kind `contract`: the operation whose responses the check validates.
+    contract: ContractOperation | None = None
+
+    @property
+    def operation(self) -> str | None:
+        """The contract operation this check verifies (the `operation` label of its metric)."""
+        if self.kind is ProbeKind.CONTRACT:
+            return self.name.removeprefix(CONTRACT_CHECK_PREFIX)
+        return None
 
     @property
     def key(self) -> str:
@@ -85,6 +100,8 @@ class Config:
     secrets: frozenset[str]
     digest: str
     packs: Mapping[str, Pack] = field(default_factory=dict)
+    # provider -> its consumer contract, for every configured provider that has one.
+    contracts: Mapping[str, Contract] = field(default_factory=dict)
 
     def with_base_urls(self, urls: Mapping[str, str]) -> Config:
         """Fill in base URLs (the in-process sandbox's) for integrations that left them out."""
@@ -118,6 +135,9 @@ def bundled_dir(name: str) -> Path:
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    # Imported here: monitor.contracts reads YAML with this package's helpers.
+    from monitor.contracts.load import contracts_dirs, find_contract, read_contract
+
     file = str(path)
     if not path.is_file():
         raise ConfigError(
@@ -142,6 +162,8 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
 
     digest = hashlib.sha256(path.read_bytes())
     packs_dirs = [path.parent / cfg.monitor.packs_dir, bundled_dir("checks")]
+    contract_dirs = contracts_dirs(path.parent, cfg.monitor.contracts_dir)
+    contracts: dict[str, Contract] = {}
     packs: dict[str, Pack] = {}
     pack_files: dict[str, Path] = {}
     integrations: dict[str, ResolvedIntegration] = {}
@@ -167,7 +189,17 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
             pack_files[integ.pack] = pack_file
             digest.update(pack_file.read_bytes())
         pack = packs[integ.pack]
-        issues += _check_overrides(file, lines, name, integ, pack)
+        # contracts/<provider>/ describes the calls of checks/<provider>.yaml, the provider's own pack.
+        if integ.pack == pack.provider and pack.provider not in contracts:
+            contract_file = find_contract(pack.provider, contract_dirs)
+            if contract_file is not None:
+                contract, contract_issues = read_contract(contract_file)
+                issues += contract_issues + (contract_uses(contract, pack, contract_file) if contract else [])
+                if contract is not None:
+                    contracts[pack.provider] = contract
+                    digest.update(contract_file.read_bytes())
+        contract = contracts.get(pack.provider) if integ.pack == pack.provider else None
+        issues += _check_overrides(file, lines, name, integ, pack, contract)
         if integ.base_url is None and not cfg.sandbox.enabled:
             issues.append(
                 ConfigIssue(
@@ -193,6 +225,8 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
             ratelimit=integ.ratelimit,
         )
         checks += _resolve_checks(name, integ, pack)
+        if contract is not None:
+            checks += _contract_checks(name, integ, pack, contract)
     issues += _check_faults(file, lines, cfg)
     if issues:
         raise ConfigError(sort_issues(issues))
@@ -204,6 +238,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         secrets=_secrets(cfg),
         digest=digest.hexdigest(),
         packs=packs,
+        contracts=contracts,
     )
 
 
@@ -257,12 +292,15 @@ def _load_pack(pack_file: Path) -> tuple[Pack | None, list[ConfigIssue]]:
         return None, issues_from_validation(exc, file, lines)
 
 
-def _check_overrides(file: str, lines: Any, name: str, integ: Integration, pack: Pack) -> list[ConfigIssue]:
+def _check_overrides(
+    file: str, lines: Any, name: str, integ: Integration, pack: Pack, contract: Contract | None
+) -> list[ConfigIssue]:
     out = []
+    known = {*pack.checks, *(contract_check_names(contract) if contract else ())}
     for check in integ.checks:
-        if check not in pack.checks:
+        if check not in known:
             path = ("integrations", name, "checks", check)
-            avail = ", ".join(sorted(pack.checks))
+            avail = ", ".join(sorted(known))
             out.append(
                 ConfigIssue(
                     file,
@@ -347,6 +385,77 @@ def _resolve_checks(name: str, integ: Integration, pack: Pack) -> list[ResolvedC
                 or spec.latency_under
                 or pack.defaults.latency_under,
                 headers={**pack.defaults.headers, **integ.headers},
+            )
+        )
+    return out
+
+
+def contract_check_names(contract: Contract) -> list[str]:
+    return [
+        CONTRACT_CHECK_PREFIX + n for n, op in contract.operations.items() if op.read_only and not op.step
+    ]
+
+
+def contract_uses(contract: Contract, pack: Pack, contract_file: Path) -> list[ConfigIssue]:
+    """Every operation names a pack check (and step) that exists: no dead contract entries."""
+    out = []
+    for op_name, op in contract.operations.items():
+        where: tuple[str | int, ...] = ("operations", op_name)
+        check = pack.checks.get(op.check)
+        if check is None:
+            have = ", ".join(sorted(pack.checks))
+            msg = f"check {op.check!r} is not in pack {pack.provider!r} (have: {have})"
+            out.append(ConfigIssue(str(contract_file), (*where, "check"), msg))
+            continue
+        steps = [s.name for s in check.steps or []]
+        if op.step is None and check.http is None:
+            msg = f"check {op.check!r} is a sequence: name its step (one of: {', '.join(steps)})"
+            out.append(ConfigIssue(str(contract_file), where, msg))
+        elif op.step is not None and op.step not in steps:
+            msg = f"check {op.check!r} has no step {op.step!r} (have: {', '.join(steps) or 'none'})"
+            out.append(ConfigIssue(str(contract_file), (*where, "step"), msg))
+    return out
+
+
+def _contract_checks(name: str, integ: Integration, pack: Pack, contract: Contract) -> list[ResolvedCheck]:
+    """One `contract` check per read-only operation made by a single-request pack check."""
+    out = []
+    for op_name, op in contract.operations.items():
+        source = pack.checks[op.check]
+        if not op.read_only or op.step is not None or source.http is None:
+            continue
+        check_name = CONTRACT_CHECK_PREFIX + op_name
+        override = integ.checks.get(check_name)
+        if override is not None and not override.enabled:
+            continue
+        spec = CheckSpec(
+            category=Category.CONTRACT,
+            description=op.description or f"{op.method.value} {op.path} keeps the contract ({op_name}).",
+            auth=source.auth,
+            http=source.http,
+        )
+        out.append(
+            ResolvedCheck(
+                integration=name,
+                name=check_name,
+                category=Category.CONTRACT,
+                kind=ProbeKind.CONTRACT,
+                spec=spec,
+                interval=_first(
+                    override.interval if override else None,
+                    source.interval,
+                    integ.interval,
+                    pack.defaults.interval,
+                ),
+                timeout=_first(
+                    override.timeout if override else None,
+                    source.timeout,
+                    integ.timeout,
+                    pack.defaults.timeout,
+                ),
+                latency_under=override.latency_under if override else None,
+                headers={**pack.defaults.headers, **integ.headers},
+                contract=op,
             )
         )
     return out

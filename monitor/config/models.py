@@ -297,6 +297,9 @@ class MonitorSection(_Strict):
     per_integration_concurrency: Annotated[int, Field(ge=1, le=100)] = 4
     # Where packs live; relative to the config file. The bundled packs are the fallback.
     packs_dir: str = "checks"
+    # Where consumer contracts live (contracts/<provider>/contract.yaml); relative to the config
+    # file, the bundled contracts being the fallback. Each read-only operation becomes a check.
+    contracts_dir: str = "contracts"
     # Network errors (refused, reset) are retried this often; a wrong answer never is.
     retries: Annotated[int, Field(ge=0, le=3)] = 1
     # On SIGTERM, in-flight checks get this long to finish before they are cancelled.

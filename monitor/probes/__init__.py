@@ -14,6 +14,7 @@ from types import MappingProxyType
 from monitor.config.loader import ProbeKind, ResolvedCheck
 from monitor.model import Findings
 from monitor.probes.context import ProbeContext
+from monitor.probes.contract import probe_contract
 from monitor.probes.http import probe_http
 from monitor.probes.steps import probe_steps
 
@@ -23,6 +24,7 @@ PROBES: Mapping[ProbeKind, Probe] = MappingProxyType(
     {
         ProbeKind.HTTP: probe_http,
         ProbeKind.STEPS: probe_steps,
+        ProbeKind.CONTRACT: probe_contract,
     }
 )
 

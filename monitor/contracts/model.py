@@ -1,0 +1,86 @@
+"""The shape of `contracts/<provider>/contract.yaml`: operations and the response fields relied on.
+
+Only what the integration needs is written down (consumer-driven): a JSON Schema of the fields it
+reads, the status and content type it expects, and the pack check that makes the call.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from monitor.config.models import HttpMethod
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ContractOperation(_Strict):
+    """One call the integration makes, and what it relies on in the answer."""
+
+    description: str = ""
+    method: HttpMethod
+    # The spec's path template (`/repos/{owner}/{repo}/issues`), or the GraphQL endpoint's path.
+    path: str
+    # For GraphQL APIs: the operation name the pack's query uses.
+    graphql: str | None = None
+    # The pack check (and, for a sequence, its step) that makes this call.
+    check: str
+    step: str | None = None
+    # Safe to call on a schedule against production: no state changes.
+    read_only: bool
+    status: Annotated[int, Field(ge=100, le=599)] = 200
+    # Media type of the answer (parameters such as charset ignored); None: no body (a 204).
+    content_type: str | None = "application/json"
+    # JSON Schema of only the fields the integration reads.
+    response: dict[str, Any] | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"path {value!r} must start with '/'")
+        return value
+
+    @field_validator("response")
+    @classmethod
+    def _schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            try:
+                Draft202012Validator.check_schema(value)
+            except SchemaError as exc:
+                raise ValueError(f"response is not a valid JSON Schema: {exc.message}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _body(self) -> ContractOperation:
+        if self.response is not None and self.content_type is None:
+            raise ValueError("a response schema needs a content_type (the body it describes)")
+        return self
+
+
+class Contract(_Strict):
+    provider: str
+    description: str = ""
+    # The provider's published description, relative to shared/provider-specs/.
+    spec: str | None = None
+    # The response or request header that names the provider's API version (provenance).
+    version_header: str | None = None
+    operations: dict[str, ContractOperation]
+
+    @field_validator("operations")
+    @classmethod
+    def _names(cls, value: dict[str, ContractOperation]) -> dict[str, ContractOperation]:
+        bad = [n for n in value if not _NAME.match(n)]
+        if bad:
+            raise ValueError(f"operation names must be lower_snake_case: {', '.join(bad)}")
+        if not value:
+            raise ValueError("a contract needs at least one operation")
+        return value
