@@ -64,9 +64,14 @@ class RateLimit:
     limit: int | None = None
     reset_at: float | None = None  # epoch seconds
     retry_after_s: float | None = None
+    # The provider refused this very request for quota (a 429, GitHub's 403 with no remaining,
+    # Google's rateLimitExceeded, Salesforce's REQUEST_LIMIT_EXCEEDED): nothing was judged.
+    refused: bool = False
 
     def is_empty(self) -> bool:
-        return self.remaining is None and self.limit is None and self.retry_after_s is None
+        return (
+            self.remaining is None and self.limit is None and self.retry_after_s is None and not self.refused
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,4 +183,5 @@ def _ratelimit_dict(r: RateLimit | None) -> dict[str, Any] | None:
         "limit": r.limit,
         "reset_at": r.reset_at,
         "retry_after_s": r.retry_after_s,
+        "refused": r.refused,
     }

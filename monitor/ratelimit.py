@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from monitor.model import RateLimit
 
@@ -19,7 +20,23 @@ _DIALECTS = [
 ]
 
 
-def parse(headers: Mapping[str, str], status: int | None, now: float | None = None) -> RateLimit | None:
+# Error codes in bodies that mean "quota", for providers that refuse with a 403 or even a 200/400.
+_QUOTA_CODES = frozenset(
+    {
+        "ratelimitexceeded",  # Google
+        "userratelimitexceeded",  # Google
+        "request_limit_exceeded",  # Salesforce
+        "ratelimited",  # Slack, Linear (extensions.code RATELIMITED)
+        "rate_limited",  # Notion
+        "too_many_requests",  # Dropbox
+        "api_token_limit_exceeded",  # Trello
+    }
+)
+
+
+def parse(
+    headers: Mapping[str, str], status: int | None, now: float | None = None, body: Any = None
+) -> RateLimit | None:
     lower = {k.lower(): v for k, v in headers.items()}
     now = time.time() if now is None else now
     remaining = limit = None
@@ -42,9 +59,18 @@ def parse(headers: Mapping[str, str], status: int | None, now: float | None = No
             limit = _int(total)
             remaining = (limit or 0) - (_int(used) or 0)
     retry_after = _retry_after(lower.get("retry-after"), now)
-    if status == 429 and retry_after is None:
-        retry_after = 60.0  # a 429 without Retry-After still means "back off"; a minute is polite
-    result = RateLimit(remaining=remaining, limit=limit, reset_at=reset, retry_after_s=retry_after)
+    # 429 always; GitHub's primary and secondary limits are a 403 with no quota left or with
+    # Retry-After; Google, Salesforce and Linear say so in the body of a 403 or 400. A 503 with
+    # Retry-After is an outage, not a quota: it fails.
+    refused = status == 429 or (
+        status in (400, 403)
+        and (remaining == 0 or (status == 403 and retry_after is not None) or _quota_code(body))
+    )
+    if refused and retry_after is None:
+        retry_after = 60.0  # refused without Retry-After still means "back off"; a minute is polite
+    result = RateLimit(
+        remaining=remaining, limit=limit, reset_at=reset, retry_after_s=retry_after, refused=refused
+    )
     return None if result.is_empty() else result
 
 
@@ -72,3 +98,23 @@ def _float(value: str) -> float | None:
         return float(value)
     except ValueError:
         return None
+
+
+def _quota_code(body: Any, depth: int = 0) -> bool:
+    """Whether an error body names a quota code anywhere a provider puts one (bounded walk)."""
+    if depth > 4:
+        return False
+    if isinstance(body, str):
+        return body.strip().lower() in _QUOTA_CODES
+    if isinstance(body, dict):
+        return any(
+            _quota_code(v, depth + 1)
+            for k, v in body.items()
+            if k in _CODE_KEYS or isinstance(v, dict | list)
+        )
+    if isinstance(body, list):
+        return any(_quota_code(v, depth + 1) for v in body[:10])
+    return False
+
+
+_CODE_KEYS = frozenset({"error", "errorCode", "reason", "code", ".tag", "status", "extensions", "errors"})

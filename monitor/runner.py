@@ -107,10 +107,10 @@ def _judge(assertions: list[Assertion], findings: Findings) -> tuple[Outcome, st
     rl = findings.ratelimit
     # A 429 from the API or from the OAuth2 token endpoint alike means "not now", not "broken".
     status_failed = any(a.name in ("status", "token endpoint") for a in failed)
-    if findings.http_status == 429 and status_failed:
-        # The provider refused to answer, so nothing was judged: skipped, not failed.
-        wait = f"; retry after {format_duration(round(rl.retry_after_s))}" if rl and rl.retry_after_s else ""
-        return Outcome.SKIPPED, f"rate limited by the provider (HTTP 429{wait})"
+    if rl is not None and rl.refused and status_failed:
+        # The provider refused to answer for quota, so nothing was judged: skipped, not failed.
+        wait = f"; retry after {format_duration(round(rl.retry_after_s))}" if rl.retry_after_s else ""
+        return Outcome.SKIPPED, f"rate limited by the provider (HTTP {findings.http_status}{wait})"
     if failed:
         more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
         return Outcome.FAIL, failed[0].describe() + more

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from monitor import ratelimit
 
 
@@ -49,3 +51,36 @@ def test_linear_reset_in_epoch_milliseconds() -> None:
         now=1795430000.0,
     )
     assert rl is not None and rl.remaining == 4999 and rl.reset_at == 1795430573.191
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "refused"),
+    [
+        (429, {}, None, True),
+        (
+            403,
+            {"X-RateLimit-Remaining": "0", "X-RateLimit-Limit": "5000"},
+            {"message": "API rate limit"},
+            True,
+        ),
+        (403, {"Retry-After": "60"}, {"message": "secondary rate limit"}, True),
+        (403, {}, {"error": {"code": 403, "errors": [{"reason": "userRateLimitExceeded"}]}}, True),
+        (
+            403,
+            {},
+            [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}],
+            True,
+        ),
+        (400, {}, {"errors": [{"message": "limited", "extensions": {"code": "RATELIMITED"}}]}, True),
+        (403, {}, {"error": {"errors": [{"reason": "forbidden"}]}}, False),
+        (503, {"Retry-After": "120"}, {"message": "maintenance"}, False),
+        (200, {}, {"error": "ratelimited"}, False),
+    ],
+)
+def test_quota_refusals_are_recognised(
+    status: int, headers: dict[str, str], body: object, refused: bool
+) -> None:
+    """A quota refusal is recognised in each provider's dialect (429, GitHub's 403, Google's and
+    Salesforce's bodies, Linear's 400); a forbidden 403 or a 503 outage is not one."""
+    rl = ratelimit.parse(headers, status, body=body)
+    assert (rl is not None and rl.refused) is refused

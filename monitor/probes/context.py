@@ -53,7 +53,7 @@ class Exchange:
     truncated: bool
 
     def ratelimit(self) -> RateLimit | None:
-        return ratelimit.parse(self.headers, self.status)
+        return ratelimit.parse(self.headers, self.status, body=self.body if self.is_json else None)
 
 
 @dataclass

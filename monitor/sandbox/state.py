@@ -34,6 +34,7 @@ class ProviderState:
     quota_limit: int = 5000
     quota_used: int = 0
     quota_window_s: int = 3600
+    _quota_reset: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
 
     def __post_init__(self) -> None:
@@ -68,6 +69,9 @@ class ProviderState:
         """(limit, remaining, reset epoch) after counting this request against the quota."""
         now = int(time.time())
         reset = now - now % self.quota_window_s + self.quota_window_s
+        if self._quota_reset and reset != self._quota_reset:  # a new window: the quota is full again
+            self.quota_used = 0
+        self._quota_reset = reset
         self.quota_used += 1
         return self.quota_limit, max(0, self.quota_limit - self.quota_used), reset
 
