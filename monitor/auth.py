@@ -126,6 +126,8 @@ async def _oauth2(
     seen = f"HTTP {status}"
     if isinstance(body, dict) and "error" in body:
         seen += f" {body['error']}"
+    elif status == 200 and body is None:
+        seen += " with a body that is not a JSON document"
     elif status == 200 and not ok:
         seen += " without access_token"
     check = Assertion("token endpoint", "HTTP 200 with an access_token", seen, ok, step="oauth2 refresh")
