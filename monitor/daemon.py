@@ -129,7 +129,12 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
             await cancel_quietly(prune_task)
             await cancel_quietly(assess_task)
             await scheduler.stop(grace)
-            await cancel_quietly(sink_task)
+            # Drain, never cancel: a write cancelled mid-transaction loses its rows.
+            sink.close()
+            try:
+                await asyncio.wait_for(sink_task, timeout=max(30.0, grace))
+            except TimeoutError:
+                log.error("result_sink_stuck", detail="results still queued could not be stored")
             await sink.flush()
             if daemon.config.file.monitor.report_dir is not None:
                 try:  # the report on disk ends with every flushed result in it

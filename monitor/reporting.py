@@ -4,6 +4,7 @@ daemon's /report. Kept apart so that readiness stays pure and the report never r
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
@@ -57,12 +58,22 @@ async def from_store(
     window = window_s if window_s is not None else config.file.policy.window
     own = store is None
     store = store or await Store.open(config.file.monitor.store)
+    since = now - timedelta(seconds=window)
     try:
-        results = await store.query(ResultQuery(since=now - timedelta(seconds=window), limit=_ALL))
+        # Outcomes and durations of everything; full detail only where a report shows it.
+        light = await store.query(ResultQuery(since=since, limit=_ALL), detail=False)
+        full = await store.latest(since) + await store.latest(since, failures_only=True)
     finally:
         if own:
             await store.close()
-    return document(config, results, now, window_s)
+    by_key = {_key(r): r for r in full}
+    results = [by_key.get(_key(r), r) for r in light]
+    # Pure CPU: in a thread, so a daemon's scheduled checks start on time meanwhile.
+    return await asyncio.to_thread(document, config, results, now, window_s)
+
+
+def _key(r: CheckResult) -> tuple[str, str, str, datetime]:
+    return (r.integration, r.check, r.run_id, r.started_at)
 
 
 async def fresh(config: Config) -> dict[str, Any]:

@@ -84,12 +84,45 @@ class Store:
         async with self._engine.begin() as conn:
             await conn.execute(results_table.insert(), [_row(r) for r in results])
 
-    async def query(self, q: ResultQuery | None = None) -> list[CheckResult]:
+    async def query(self, q: ResultQuery | None = None, *, detail: bool = True) -> list[CheckResult]:
+        """Newest first. `detail=False` leaves out assertions, evidence and rate limits: readiness
+        over a day of results needs outcomes and durations, and decoding every JSON detail was
+        most of its cost (bench/README.md)."""
         q = q or ResultQuery()
         t = results_table
-        stmt = sa.select(t).order_by(t.c.started_at.desc(), t.c.id.desc()).limit(q.limit).offset(q.offset)
+        columns = [c for c in t.c if detail or c.name != "detail"]
+        stmt = sa.select(*columns).order_by(t.c.started_at.desc(), t.c.id.desc()).limit(q.limit)
+        stmt = stmt.offset(q.offset)
         for cond in _conditions(q):
             stmt = stmt.where(cond)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [_result(dict(r)) for r in rows]
+
+    async def latest(self, since: datetime, *, failures_only: bool = False) -> list[CheckResult]:
+        """The newest result of each check since `since` (or its newest fail/error), in full."""
+        t = results_table
+        conds = [t.c.started_at >= since]
+        if failures_only:
+            conds.append(t.c.outcome.in_([Outcome.FAIL.value, Outcome.ERROR.value]))
+        newest = (
+            sa.select(t.c.integration, t.c.check_name, sa.func.max(t.c.started_at).label("newest"))
+            .where(*conds)
+            .group_by(t.c.integration, t.c.check_name)
+            .subquery()
+        )
+        stmt = (
+            sa.select(t)
+            .join(
+                newest,
+                sa.and_(
+                    t.c.integration == newest.c.integration,
+                    t.c.check_name == newest.c.check_name,
+                    t.c.started_at == newest.c.newest,
+                ),
+            )
+            .where(*conds)
+        )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(stmt)).mappings().all()
         return [_result(dict(r)) for r in rows]
@@ -147,7 +180,7 @@ def _result(row: dict[str, Any]) -> CheckResult:
     started = row["started_at"]
     if started.tzinfo is None:  # SQLite keeps no zone; we only ever write UTC
         started = started.replace(tzinfo=UTC)
-    detail = row["detail"] or {}
+    detail = row.get("detail") or {}
     return CheckResult.from_dict(
         {
             "run_id": row["run_id"],

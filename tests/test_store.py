@@ -108,3 +108,19 @@ def test_engine_url_picks_async_drivers() -> None:
     """Users write plain SQLAlchemy URLs; the async driver is chosen for them."""
     assert engine_url("sqlite:///./a.db") == "sqlite+aiosqlite:///./a.db"
     assert engine_url("postgresql://u@h/db") == "postgresql+asyncpg://u@h/db"
+
+
+async def test_light_query_and_latest_per_check(store: Store) -> None:
+    """Without detail the rows carry outcomes and durations only; `latest` gives each check's
+    newest result (or newest failure) in full."""
+    written = [_result(1), _result(2, outcome=Outcome.FAIL), _result(3), _result(4, "slack", Outcome.ERROR)]
+    await store.write(written)
+    light = await store.query(detail=False)
+    assert [(r.run_id, r.outcome, r.duration_s) for r in light] == [
+        (w.run_id, w.outcome, w.duration_s) for w in reversed(written)
+    ]
+    assert all(r.assertions == () and r.evidence is None for r in light)
+    newest = sorted(await store.latest(T0), key=lambda r: r.run_id)
+    assert newest == [written[2], written[3]]
+    failures = sorted(await store.latest(T0, failures_only=True), key=lambda r: r.run_id)
+    assert failures == [written[1], written[3]]
