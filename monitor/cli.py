@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from monitor import __version__
 from monitor.config import Config, ConfigError, config_path, load_config
@@ -201,6 +202,9 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def config_schema() -> dict[str, object]:
     schema = ConfigFile.model_json_schema(by_alias=True)
+    # `sandbox: true` is shorthand for `sandbox: {enabled: true}` (a BeforeValidator): say so.
+    props: Any = schema["properties"]
+    props["sandbox"] = {"anyOf": [{"type": "boolean"}, props["sandbox"]], "default": False}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "atom-monitor config.yaml"
     return schema

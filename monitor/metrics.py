@@ -29,7 +29,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         # `_created` series double every counter and histogram and nobody graphs them: a third of
         # the /metrics body and its render time (bench/README.md). The switch is the library's own.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
         self.success = Gauge(

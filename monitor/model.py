@@ -84,6 +84,15 @@ class Evidence:
     body_excerpt: str = ""
 
 
+class ProbeError(Exception):
+    """A probe could not judge (a document it needs is unreachable or unusable). The runner records
+    `error` with this message as the reason; `retryable` marks connection-level failures."""
+
+    def __init__(self, reason: str, *, retryable: bool = False) -> None:
+        super().__init__(reason)
+        self.retryable = retryable
+
+
 @dataclass(frozen=True, slots=True)
 class Findings:
     """What a probe returns: its assertions and observations. It never contains an outcome."""

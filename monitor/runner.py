@@ -15,7 +15,7 @@ import structlog
 
 from monitor.config.durations import format_duration
 from monitor.config.loader import ResolvedCheck
-from monitor.model import Assertion, CheckResult, Findings, Outcome
+from monitor.model import Assertion, CheckResult, Findings, Outcome, ProbeError
 from monitor.probes import PROBES, ProbeContext
 from monitor.template import TemplateError
 
@@ -97,6 +97,8 @@ async def _attempt(check: ResolvedCheck, ctx: ProbeContext) -> tuple[Findings | 
         return None, f"HTTP client error: {type(exc).__name__}: {exc}", False
     except TemplateError as exc:
         return None, f"check cannot be run as written: {exc}", False
+    except ProbeError as exc:
+        return None, str(exc), exc.retryable
     except Exception as exc:  # a crashing probe is a result, never a crashed monitor
         log.exception("probe_crashed", integration=check.integration, check=check.name)
         return None, f"probe crashed: {type(exc).__name__}: {exc}", False

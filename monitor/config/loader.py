@@ -14,11 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import SecretStr, ValidationError
 
 import monitor
+from monitor.config.durations import format_duration
 from monitor.config.errors import ConfigError, ConfigIssue, issues_from_validation, sort_issues
 from monitor.config.models import (
     Auth,
@@ -26,9 +28,11 @@ from monitor.config.models import (
     Claims,
     ClaimsFile,
     ConfigFile,
+    FuzzSpec,
     Integration,
     Pack,
     RateLimitPolicy,
+    RequestSpec,
 )
 from monitor.config.yamlsrc import load_yaml, substitute_env, yaml_error_issue
 from monitor.model import Category
@@ -41,6 +45,10 @@ DEFAULT_CONFIG = "config.yaml"
 # Checks synthesised from a contract's read-only operations are named `contract_<operation>`.
 CONTRACT_CHECK_PREFIX = "contract_"
 CONFIG_ENV = "ATOM_MONITOR_CONFIG"
+# The check synthesised for an integration that names its own OpenAPI document (`openapi:`).
+FUZZ_CHECK = "fuzz"
+# Beyond its budget, a fuzz run may load the document and finish one request of each kind.
+FUZZ_GRACE = 10.0
 
 
 class ProbeKind(enum.StrEnum):
@@ -49,6 +57,17 @@ class ProbeKind(enum.StrEnum):
     HTTP = "http"
     STEPS = "steps"
     CONTRACT = "contract"
+    FUZZ = "fuzz"
+
+
+@dataclass(frozen=True, slots=True)
+class FuzzTarget:
+    """What the `fuzz` check fuzzes, and its bounds."""
+
+    openapi: str  # an http(s) URL, or an absolute file path
+    max_examples: int  # generated cases per operation
+    budget: float  # seconds for the whole run
+    request_timeout: float  # seconds per request (and for loading the document)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +83,8 @@ class ResolvedCheck:
     headers: Mapping[str, str]
     # For kind `contract`: the operation whose responses the check validates.
     contract: ContractOperation | None = None
+    # For kind `fuzz`: the OpenAPI document and the bounds of the run.
+    fuzz: FuzzTarget | None = None
 
     @property
     def operation(self) -> str | None:
@@ -200,6 +221,8 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
                     digest.update(contract_file.read_bytes())
         contract = contracts.get(pack.provider) if integ.pack == pack.provider else None
         issues += _check_overrides(file, lines, name, integ, pack, contract)
+        fuzz_issues = _check_fuzz(file, lines, name, integ, pack, path.parent)
+        issues += fuzz_issues
         if integ.base_url is None and not cfg.sandbox.enabled:
             issues.append(
                 ConfigIssue(
@@ -227,6 +250,8 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         checks += _resolve_checks(name, integ, pack)
         if contract is not None:
             checks += _contract_checks(name, integ, pack, contract)
+        if integ.openapi is not None and not fuzz_issues:
+            checks += _fuzz_check(name, integ, pack, path.parent)
     issues += _check_faults(file, lines, cfg)
     if issues:
         raise ConfigError(sort_issues(issues))
@@ -296,7 +321,11 @@ def _check_overrides(
     file: str, lines: Any, name: str, integ: Integration, pack: Pack, contract: Contract | None
 ) -> list[ConfigIssue]:
     out = []
-    known = {*pack.checks, *(contract_check_names(contract) if contract else ())}
+    known = {
+        *pack.checks,
+        *(contract_check_names(contract) if contract else ()),
+        *((FUZZ_CHECK,) if integ.openapi is not None else ()),
+    }
     for check in integ.checks:
         if check not in known:
             path = ("integrations", name, "checks", check)
@@ -459,6 +488,94 @@ def _contract_checks(name: str, integ: Integration, pack: Pack, contract: Contra
             )
         )
     return out
+
+
+def _check_fuzz(
+    file: str, lines: Any, name: str, integ: Integration, pack: Pack, config_dir: Path
+) -> list[ConfigIssue]:
+    """`openapi:` must name a document that exists, for the team's own service; `fuzz:` needs it."""
+    at: tuple[str | int, ...] = ("integrations", name)
+
+    def issue(path: tuple[str | int, ...], message: str) -> ConfigIssue:
+        return ConfigIssue(file, path, message, lines.get(path) or lines.get(at))
+
+    if integ.openapi is None:
+        if integ.fuzz is not None:
+            msg = "fuzz is set but openapi is not (the URL or file of the integration's own OpenAPI document)"
+            return [issue((*at, "fuzz"), msg)]
+        return []
+    out = []
+    if not integ.openapi.startswith(("http://", "https://")) and not (config_dir / integ.openapi).is_file():
+        msg = (
+            f"no such OpenAPI document {integ.openapi!r} "
+            "(a file path relative to the config file, or an http:// or https:// URL)"
+        )
+        out.append(issue((*at, "openapi"), msg))
+    # Packs that name a published spec are third-party providers': never fuzz their production API.
+    if pack.spec is not None and integ.base_url is not None and not _is_loopback(integ.base_url):
+        msg = (
+            f"fuzzing is for your own integration service: pack {integ.pack!r} is a third-party "
+            f"provider's (spec {pack.spec}); fuzz it only against the sandbox (omit base_url)"
+        )
+        out.append(issue((*at, "openapi"), msg))
+    override = integ.checks.get(FUZZ_CHECK)
+    budget = (integ.fuzz or FuzzSpec()).budget
+    if override is not None and override.timeout is not None and override.timeout <= budget:
+        msg = (
+            f"timeout {format_duration(override.timeout)} must be longer than the fuzz budget "
+            f"{format_duration(budget)} (the run would be cut off before its budget is spent)"
+        )
+        out.append(issue((*at, "checks", FUZZ_CHECK, "timeout"), msg))
+    return out
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+def _fuzz_check(name: str, integ: Integration, pack: Pack, config_dir: Path) -> list[ResolvedCheck]:
+    """The `fuzz` check: schemathesis against the integration's own OpenAPI document."""
+    assert integ.openapi is not None
+    override = integ.checks.get(FUZZ_CHECK)
+    if override is not None and not override.enabled:
+        return []
+    fuzz = integ.fuzz or FuzzSpec()
+    request_timeout = _first(integ.timeout, pack.defaults.timeout)
+    openapi = integ.openapi
+    if not openapi.startswith(("http://", "https://")):
+        openapi = str((config_dir / openapi).resolve())
+    spec = CheckSpec(
+        category=Category.ERROR,
+        description=(
+            "Schemathesis fuzzes the integration's own OpenAPI document: no server error, only "
+            "documented statuses, responses that conform to the document."
+        ),
+        # CheckSpec needs a request; the fuzz check's requests come from the document instead.
+        http=RequestSpec(path="/"),
+    )
+    return [
+        ResolvedCheck(
+            integration=name,
+            name=FUZZ_CHECK,
+            category=Category.ERROR,
+            kind=ProbeKind.FUZZ,
+            spec=spec,
+            interval=_first(override.interval if override else None, fuzz.interval),
+            timeout=_first(
+                override.timeout if override else None,
+                fuzz.budget + 2 * request_timeout + FUZZ_GRACE,
+            ),
+            latency_under=override.latency_under if override else None,
+            headers={**pack.defaults.headers, **integ.headers},
+            fuzz=FuzzTarget(
+                openapi=openapi,
+                max_examples=fuzz.max_examples,
+                budget=fuzz.budget,
+                request_timeout=request_timeout,
+            ),
+        )
+    ]
 
 
 def _first(*values: float | None) -> float:

@@ -10,12 +10,37 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-from monitor.config.durations import parse_duration
+from monitor.config.durations import format_duration, parse_duration
 from monitor.model import Category
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+# The editor schema must accept what users write ("30s"), not only the float it becomes.
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "description": "seconds"},
+                {
+                    "type": "string",
+                    "pattern": r"^\d+(\.\d+)?(ms|s|m|h|d)$",
+                    "examples": ["500ms", "10s", "5m", "1h", "1d"],
+                },
+            ]
+        }
+    ),
+]
 
 
 class _Strict(BaseModel):
@@ -267,6 +292,34 @@ class Claims(_Strict):
     features: dict[str, str] = Field(default_factory=dict)
 
 
+class FuzzSpec(_Strict):
+    """Bounds of the `fuzz` check that schemathesis runs against an integration's own OpenAPI
+    document: generated cases per operation, the whole run's time, and how often it runs."""
+
+    max_examples: Annotated[int, Field(ge=1, le=1000)] = 20
+    budget: Duration = 30.0
+    # Fuzzing costs far more than a probe: hourly unless asked (`checks.fuzz.interval` wins).
+    interval: Duration = 3600.0
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, value: float) -> float:
+        if not 1.0 <= value <= 3600.0:
+            raise ValueError(
+                f"{format_duration(value)} is out of range (the budget must be between 1s and 1h)"
+            )
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: float) -> float:
+        if value < 1.0:
+            raise ValueError(
+                f"{format_duration(value)} is out of range (the fuzz interval must be at least 1s)"
+            )
+        return value
+
+
 class Integration(_Strict):
     pack: str
     enabled: bool = True
@@ -279,6 +332,18 @@ class Integration(_Strict):
     checks: dict[str, CheckOverride] = Field(default_factory=dict)
     ratelimit: RateLimitPolicy = Field(default_factory=RateLimitPolicy)
     claims: Claims | None = None
+    # The integration's own OpenAPI document (an http(s) URL, or a file relative to this config):
+    # for the team's own integration service, never a third-party production API. It adds a
+    # `fuzz` check (category `error`) bounded by `fuzz`.
+    openapi: str | None = None
+    fuzz: FuzzSpec | None = None
+
+    @field_validator("openapi")
+    @classmethod
+    def _openapi(cls, value: str | None) -> str | None:
+        if value is not None and "://" in value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"unsupported URL {value!r} (use an http:// or https:// URL, or a file path)")
+        return value
 
     @model_validator(mode="after")
     def _url(self) -> Integration:

@@ -15,6 +15,7 @@ from monitor.config.loader import ProbeKind, ResolvedCheck
 from monitor.model import Findings
 from monitor.probes.context import ProbeContext
 from monitor.probes.contract import probe_contract
+from monitor.probes.fuzz import probe_fuzz
 from monitor.probes.http import probe_http
 from monitor.probes.steps import probe_steps
 
@@ -25,6 +26,7 @@ PROBES: Mapping[ProbeKind, Probe] = MappingProxyType(
         ProbeKind.HTTP: probe_http,
         ProbeKind.STEPS: probe_steps,
         ProbeKind.CONTRACT: probe_contract,
+        ProbeKind.FUZZ: probe_fuzz,
     }
 )
 

@@ -109,6 +109,21 @@ def test_format_duration_is_shortest_exact() -> None:
     assert [format_duration(s) for s in (86400, 0.8, 90, 120, 1.5)] == ["1d", "800ms", "90s", "2m", "1.5s"]
 
 
+def test_shipped_config_validates_against_the_editor_schema() -> None:
+    """config.yaml as shipped (durations like `30s`, `sandbox: true`) is valid for an editor
+    using config.schema.json, so the yaml-language-server line does not flag correct YAML."""
+    import json
+
+    import jsonschema
+    import yaml
+
+    root = Path(__file__).parents[2]
+    schema = json.loads((root / "config.schema.json").read_text())
+    doc = yaml.safe_load((root / "config.yaml").read_text())
+    errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(doc)]
+    assert not errors
+
+
 def test_shipped_config_schema_is_current() -> None:
     """config.schema.json (what editors validate against) matches the models; `make schema` updates it."""
     import json
