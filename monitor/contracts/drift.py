@@ -55,6 +55,20 @@ def json_type(value: Any) -> str:
     return "object"
 
 
+def schema_types(schema: Mapping[str, Any]) -> set[str] | None:
+    """The JSON types a (contract) schema allows, or None when it does not say."""
+    t = schema.get("type")
+    if isinstance(t, str):
+        return {t}
+    if isinstance(t, list):
+        return {str(x) for x in t}
+    if "const" in schema:
+        return {json_type(schema["const"])}
+    if "enum" in schema:
+        return {json_type(v) for v in schema["enum"]}
+    return None
+
+
 def pointer(parts: Sequence[Any]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 

@@ -7,7 +7,7 @@ reads, the status and content type it expects, and the pack check that makes the
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -22,6 +22,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class GraphQLOperation(_Strict):
+    """Which GraphQL operation a call is: its type and the root field it selects
+    (`{operation: query, field: viewer}` is Linear's `Query.viewer`). GraphQL APIs serve every
+    operation from one path, so this is what tells the calls apart, in the SDL and in cassettes."""
+
+    operation: Literal["query", "mutation"] = "query"
+    field: Annotated[str, Field(pattern=r"^[_A-Za-z][_0-9A-Za-z]*$")]
+
+
 class ContractOperation(_Strict):
     """One call the integration makes, and what it relies on in the answer."""
 
@@ -29,8 +38,9 @@ class ContractOperation(_Strict):
     method: HttpMethod
     # The spec's path template (`/repos/{owner}/{repo}/issues`), or the GraphQL endpoint's path.
     path: str
-    # For GraphQL APIs: the operation name the pack's query uses.
-    graphql: str | None = None
+    # For GraphQL APIs: the operation type and root field the pack's document selects. The
+    # response schema then describes the whole answer: `data.<field>...`.
+    graphql: GraphQLOperation | None = None
     # The pack check (and, for a sequence, its step) that makes this call.
     check: str
     step: str | None = None
@@ -63,14 +73,19 @@ class ContractOperation(_Strict):
     def _body(self) -> ContractOperation:
         if self.response is not None and self.content_type is None:
             raise ValueError("a response schema needs a content_type (the body it describes)")
+        if self.graphql is not None and self.method.value != "POST":
+            raise ValueError("a GraphQL operation is sent as a POST")
         return self
 
 
 class Contract(_Strict):
     provider: str
     description: str = ""
-    # The provider's published description, relative to shared/provider-specs/.
+    # The provider's published description, relative to shared/provider-specs/: OpenAPI 3.0/3.1,
+    # Swagger 2.0, a Google discovery document, or a GraphQL SDL (`.graphql`). None: the provider
+    # publishes none we may keep, and `spec_note` says so.
     spec: str | None = None
+    spec_note: str = ""
     # The response or request header that names the provider's API version (provenance).
     version_header: str | None = None
     operations: dict[str, ContractOperation]
@@ -84,3 +99,9 @@ class Contract(_Strict):
         if not value:
             raise ValueError("a contract needs at least one operation")
         return value
+
+    @model_validator(mode="after")
+    def _spec_or_note(self) -> Contract:
+        if self.spec is None and not self.spec_note.strip():
+            raise ValueError("a contract without a spec says why in spec_note")
+        return self

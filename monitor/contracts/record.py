@@ -49,10 +49,16 @@ def scrub_request(scrubber: Scrubber, request: Request) -> Request:
     for name in list(request.headers):
         value = request.headers[name]
         request.headers[name] = REDACTED if is_sensitive(name) else scrubber.text(str(value))
-    if request.body:
-        text = (
-            request.body.decode("utf-8", "replace") if isinstance(request.body, bytes) else str(request.body)
-        )
+    body = request.body
+    if body:
+        if isinstance(body, bytes):
+            text = body.decode("utf-8", "replace")
+        elif isinstance(body, Mapping | list):
+            # aiohttp's `json=` (and `data=` form fields) reach vcrpy unserialised: write them as
+            # JSON, which the scrubber reads key by key and a GraphQL query can be read back from.
+            text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+        else:
+            text = str(body)
         request.body = _scrub_body(scrubber, text).encode()
     return request
 
@@ -152,7 +158,22 @@ class _Memory:
 
 
 def checks_to_record(config: Config, integration: str, include_writes: bool) -> list[ResolvedCheck]:
-    chosen = [c for c in config.checks if c.integration == integration and c.kind is ProbeKind.CONTRACT]
+    """The contract checks, and the read-only sequences whose steps make a contracted call (Dropbox's
+    list_folder/continue); with writes, the CRUD lifecycles too."""
+    integ = config.integrations.get(integration)
+    contract = config.contracts.get(integ.provider) if integ is not None else None
+    sequences = {
+        op.check for op in (contract.operations.values() if contract else ()) if op.read_only and op.step
+    }
+    chosen = [
+        c
+        for c in config.checks
+        if c.integration == integration
+        and (
+            c.kind is ProbeKind.CONTRACT
+            or (c.kind is ProbeKind.STEPS and c.category is not Category.CRUD and c.name in sequences)
+        )
+    ]
     if include_writes:
         chosen += [c for c in config.checks if c.integration == integration and c.category is Category.CRUD]
     return chosen

@@ -1,8 +1,12 @@
 """`verify --offline`: prove every contract without a network.
 
 1. Each operation exists in the provider's published spec, with its status, and every field the
-   contract relies on is declared there with a compatible type.
-2. Each operation's pack check calls that same spec operation (the contract describes real calls).
+   contract relies on is declared there with a compatible type. OpenAPI 3.0/3.1 and Swagger 2.0
+   are read as they are, a Google discovery document through `monitor.specs.discovery`, and a
+   GraphQL SDL with graphql-core (`monitor.contracts.graphql_sdl`).
+2. Each operation's pack check calls that same spec operation (the contract describes real calls);
+   with no spec (`spec: null`, the provider publishes none we may keep), that its request path
+   fits the operation's path template.
 3. Every recorded cassette interaction of a contracted operation satisfies the contract.
 
 Each problem is one `Violation`: a JSON pointer (into the contract or the cassette), what was
@@ -20,14 +24,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from graphql import GraphQLError
 from pydantic import ValidationError
 
 from monitor.config.models import Pack
 from monitor.config.yamlsrc import load_yaml
-from monitor.contracts.drift import DriftKind, compare, json_type, pointer
+from monitor.contracts.drift import DriftKind, compare, json_type, pointer, schema_types
+from monitor.contracts.graphql_sdl import load_sdl, request_root_fields, verify_sdl
 from monitor.contracts.load import all_contracts, cassette_files, load_cassette, read_contract
 from monitor.contracts.model import Contract, ContractOperation
 from monitor.specs import Spec, SpecError, load_spec
+from monitor.specs.discovery import is_discovery, load_discovery
 
 _MAX_REF_HOPS = 64
 
@@ -61,21 +68,51 @@ def verify_all(contract_dirs: Iterable[Path], specs_dir: Path | None, packs_dirs
             continue
         report.checked += 1
         pack = _pack(provider, packs_dirs)
-        spec: Spec | None = None
-        if contract.spec and specs_dir is not None and (specs_dir / contract.spec).is_file():
-            try:
-                spec = load_spec(specs_dir / contract.spec)
-            except SpecError as exc:
-                report.violations.append(Violation(f"{path}#/spec", "a readable spec", str(exc)))
-        elif contract.spec:
+        if contract.spec is None:
+            report.notes.append(
+                f"{provider}: no published spec (its spec_note says why): spec checks skipped, "
+                "pack paths and cassettes checked"
+            )
+            if pack is not None:
+                report.violations += verify_pack_paths(contract, path, pack)
+        elif specs_dir is not None and (specs_dir / contract.spec).is_file():
+            unproven: list[str] = []
+            report.violations += _verify_against(contract, path, specs_dir / contract.spec, pack, unproven)
+            report.notes += unproven
+        else:
             report.notes.append(
                 f"{provider}: spec {contract.spec} not found under {specs_dir}: spec checks skipped"
             )
-        if spec is not None:
-            report.violations += verify_spec(contract, path, spec, pack)
         for cassette in cassette_files(path):
             report.violations += verify_cassette(contract, cassette)
     return report
+
+
+def _verify_against(
+    contract: Contract, path: Path, spec_file: Path, pack: Pack | None, unproven: list[str]
+) -> list[Violation]:
+    """The contract against its spec, whichever of the supported kinds it is."""
+    try:
+        if spec_file.suffix == ".graphql":
+            problems = verify_sdl(contract, path, load_sdl(spec_file), pack)
+            return [Violation(*p) for p in problems]
+        spec = load_discovery(spec_file) if _is_discovery_file(spec_file) else load_spec(spec_file)
+    except (SpecError, GraphQLError, TypeError) as exc:
+        return [Violation(f"{path}#/spec", "a readable spec", str(exc).splitlines()[0])]
+    return verify_spec(contract, path, spec, pack, unproven)
+
+
+def _is_discovery_file(spec_file: Path) -> bool:
+    if spec_file.suffix != ".json":
+        return False
+    with spec_file.open("rb") as f:
+        head = f.read(4096)
+    if b'"discoveryVersion"' not in head:
+        return False
+    try:
+        return is_discovery(json.loads(spec_file.read_bytes()))
+    except ValueError:
+        return False
 
 
 def _pack(provider: str, dirs: list[Path]) -> Pack | None:
@@ -93,7 +130,10 @@ def _pack(provider: str, dirs: list[Path]) -> Pack | None:
 # --------------------------------------------------------------------------- against the spec
 
 
-def verify_spec(contract: Contract, path: Path, spec: Spec, pack: Pack | None = None) -> list[Violation]:
+def verify_spec(
+    contract: Contract, path: Path, spec: Spec, pack: Pack | None = None, unproven: list[str] | None = None
+) -> list[Violation]:
+    """Violations of the spec; where the spec leaves a body undescribed, a line in `unproven`."""
     out: list[Violation] = []
     for name, op in contract.operations.items():
         at = f"{path}#/operations/{name}"
@@ -112,9 +152,11 @@ def verify_spec(contract: Contract, path: Path, spec: Spec, pack: Pack | None = 
             continue
         schema = found.response_schema(op.status)
         if schema is None:
-            out.append(Violation(f"{at}/response", f"a response schema for {op.status} in the spec", "none"))
+            # Declared status, undescribed body (Trello's GET /lists/{id}): nothing to prove against.
+            if unproven is not None:
+                unproven.append(f"{at}/response: the spec describes no {op.status} body (fields unproven)")
             continue
-        _compare(op.response, schema, spec.document, f"{at}/response", out)
+        _compare(op.response, schema, spec.document, f"{at}/response", out, unproven)
     return out
 
 
@@ -136,6 +178,37 @@ def _pack_call(op: ContractOperation, at: str, spec: Spec, template: str, pack: 
         )
         return [Violation(f"{at}/check", f"{op.check} to call {op.method.value} {template}", seen)]
     return []
+
+
+def _request_of(op: ContractOperation, pack: Pack) -> Any:
+    check = pack.checks.get(op.check)
+    if check is None:
+        return None
+    if op.step is None:
+        return check.http
+    return next((s.request for s in check.steps or [] if s.name == op.step), None)
+
+
+def verify_pack_paths(contract: Contract, path: Path, pack: Pack) -> list[Violation]:
+    """With no spec: each operation's pack request has its method and fits its path template."""
+    out: list[Violation] = []
+    for name, op in contract.operations.items():
+        at = f"{path}#/operations/{name}"
+        request = _request_of(op, pack)
+        if request is None:
+            where = "check" if op.check not in pack.checks else "step"
+            out.append(Violation(f"{at}/{where}", f"{op.check} {op.step or ''} in the pack".strip(), "none"))
+            continue
+        called = re.sub(r"\{\{[^{}]*\}\}", "x", request.path.split("?", 1)[0])
+        if request.method != op.method or not _template_regex(op.path, anchored=True).match(called):
+            out.append(
+                Violation(
+                    f"{at}/check",
+                    f"{op.check} to call {op.method.value} {op.path}",
+                    f"{request.method.value} {request.path}",
+                )
+            )
+    return out
 
 
 def _resolve(node: Any, doc: Mapping[str, Any]) -> Any:
@@ -188,17 +261,7 @@ def _value_type(v: Any) -> str:
     return json_type(v)
 
 
-def _contract_types(schema: Mapping[str, Any]) -> set[str] | None:
-    t = schema.get("type")
-    if isinstance(t, str):
-        return {t}
-    if isinstance(t, list):
-        return {str(x) for x in t}
-    if "const" in schema:
-        return {_value_type(schema["const"])}
-    if "enum" in schema:
-        return {_value_type(v) for v in schema["enum"]}
-    return None
+_contract_types = schema_types  # the same reading of a contract schema as drift uses
 
 
 def _compatible(want: set[str], have: set[str]) -> bool:
@@ -206,8 +269,21 @@ def _compatible(want: set[str], have: set[str]) -> bool:
     return bool(want & widened)
 
 
+def _open(branches: list[Mapping[str, Any]], keys: tuple[str, ...]) -> bool:
+    """The spec says nothing about what is inside (Notion's `{type: object}` bodies)."""
+    return not any(k in b for b in branches for k in keys)
+
+
+_OBJECT_KEYS = ("properties", "additionalProperties", "patternProperties")
+
+
 def _compare(
-    contract: Mapping[str, Any], spec_schema: Any, doc: Mapping[str, Any], at: str, out: list[Violation]
+    contract: Mapping[str, Any],
+    spec_schema: Any,
+    doc: Mapping[str, Any],
+    at: str,
+    out: list[Violation],
+    unproven: list[str] | None = None,
 ) -> None:
     branches = _branches(spec_schema, doc)
     want, have = _contract_types(contract), _spec_types(branches)
@@ -219,7 +295,13 @@ def _compare(
         )
         return
     props = contract.get("properties") or {}
-    for name in [*props, *(n for n in contract.get("required") or [] if n not in props)]:
+    names = [*props, *(n for n in contract.get("required") or [] if n not in props)]
+    if names and _open(branches, _OBJECT_KEYS):
+        # Nothing to prove the fields against, and nothing they contradict: say so, not a violation.
+        if unproven is not None:
+            unproven.append(f"{at}: the spec leaves this object undescribed ({', '.join(names)} unproven)")
+        names = []
+    for name in names:
         declared = [
             b["properties"][name]
             for b in branches
@@ -231,39 +313,50 @@ def _compare(
             continue
         sub = props.get(name)
         if isinstance(sub, Mapping):
-            _compare(sub, {"anyOf": declared} if len(declared) > 1 else declared[0], doc, where, out)
+            declared_schema = {"anyOf": declared} if len(declared) > 1 else declared[0]
+            _compare(sub, declared_schema, doc, where, out, unproven)
     items = contract.get("items")
     if isinstance(items, Mapping):
         spec_items = [b["items"] for b in branches if isinstance(b.get("items"), Mapping)]
-        if not spec_items:
+        if not spec_items and _open(branches, ("items", "prefixItems")):
+            if unproven is not None:
+                unproven.append(f"{at}: the spec leaves these array items undescribed (unproven)")
+        elif not spec_items:
             out.append(Violation(f"{at}/items", "array items declared in the spec", "not declared"))
         else:
-            _compare(
-                items,
-                {"anyOf": spec_items} if len(spec_items) > 1 else spec_items[0],
-                doc,
-                f"{at}/items",
-                out,
-            )
+            spec_item = {"anyOf": spec_items} if len(spec_items) > 1 else spec_items[0]
+            _compare(items, spec_item, doc, f"{at}/items", out, unproven)
 
 
 # --------------------------------------------------------------------------- against cassettes
 
 
-def _template_regex(template: str) -> re.Pattern[str]:
+def _template_regex(template: str, anchored: bool = False) -> re.Pattern[str]:
     parts = re.split(r"(\{[^}/]+\})", template)
     body = "".join("[^/]+" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in parts)
-    return re.compile(body + "$")
+    return re.compile(("^" if anchored else "") + body + "$")
 
 
 def match_operation(
-    contract: Contract, method: str, path: str, status: int | None = None
+    contract: Contract,
+    method: str,
+    path: str,
+    status: int | None = None,
+    graphql: tuple[str, frozenset[str]] | None = None,
 ) -> tuple[str, ContractOperation] | None:
-    """The operation a recorded request made (the longest literal template wins; status breaks ties)."""
+    """The operation a recorded request made (the longest literal template wins; status breaks ties).
+
+    GraphQL operations share one path: `graphql` (the request's operation type and root fields)
+    picks the one whose root field was asked for; without it none of them matches."""
     hits = [
         (name, op)
         for name, op in contract.operations.items()
-        if op.method.value == method.upper() and _template_regex(op.path).search(path)
+        if op.method.value == method.upper()
+        and _template_regex(op.path).search(path)
+        and (
+            op.graphql is None
+            or (graphql is not None and graphql[0] == op.graphql.operation and op.graphql.field in graphql[1])
+        )
     ]
     if status is not None and any(op.status == status for _, op in hits):
         hits = [(n, op) for n, op in hits if op.status == status]
@@ -284,7 +377,8 @@ def verify_cassette(contract: Contract, cassette: Path) -> list[Violation]:
         if base_path and path.startswith(base_path):
             path = path[len(base_path) :] or "/"
         status = int((response.get("status") or {}).get("code", 0))
-        hit = match_operation(contract, str(request.get("method", "")), path, status)
+        gql = request_root_fields(request.get("body")) if _is_graphql(contract) else None
+        hit = match_operation(contract, str(request.get("method", "")), path, status, gql)
         if hit is None:
             continue
         _, op = hit
@@ -299,6 +393,10 @@ def verify_cassette(contract: Contract, cassette: Path) -> list[Violation]:
             where = f"{at}/body{d.pointer}" if d.pointer else f"{at}/{_FIELD.get(d.kind, 'body')}"
             out.append(Violation(where, d.expected, d.found))
     return out
+
+
+def _is_graphql(contract: Contract) -> bool:
+    return any(op.graphql is not None for op in contract.operations.values())
 
 
 _FIELD = {DriftKind.STATUS: "status/code", DriftKind.CONTENT_TYPE: "headers/Content-Type"}

@@ -11,9 +11,17 @@ from typing import Any
 import pytest
 import vcr
 import yaml
+from vcr.request import Request
 
 from monitor.config import ProbeKind, load_config
-from monitor.contracts.record import SecretInCassette, find_secrets, record, scrub_response, write_cassette
+from monitor.contracts.record import (
+    SecretInCassette,
+    find_secrets,
+    record,
+    scrub_request,
+    scrub_response,
+    write_cassette,
+)
 from monitor.engine import start_engine
 from monitor.model import Outcome
 from monitor.scrub import REDACTED, Scrubber
@@ -112,3 +120,16 @@ async def test_record_then_replay_without_the_sandbox(tmp_path: Path) -> None:
             checks = [c for c in engine.config.checks if c.kind is ProbeKind.CONTRACT]
             replayed = await engine.run_once(checks)
     assert len(replayed) == 4 and all(r.outcome is Outcome.PASS for r in replayed), replayed
+
+
+def test_unserialised_request_bodies_are_written_as_scrubbed_json() -> None:
+    """aiohttp's `json=` (a GraphQL query) and form fields (an OAuth2 refresh) reach vcrpy as
+    Python objects: they are written as JSON, secrets redacted key by key, never as a repr."""
+    graphql = Request("POST", "http://h/graphql", {"query": "query V { viewer { id } }", "variables": {}}, {})
+    assert json.loads(scrub_request(Scrubber([SECRET]), graphql).body) == {
+        "query": "query V { viewer { id } }",
+        "variables": {},
+    }
+    form = {"grant_type": "refresh_token", "refresh_token": SECRET, "client_id": "app"}
+    body = scrub_request(Scrubber([SECRET]), Request("POST", "http://h/token", form, {})).body
+    assert json.loads(body) == {"grant_type": "refresh_token", "refresh_token": REDACTED, "client_id": "app"}

@@ -21,6 +21,9 @@ from monitor.sandbox.server import build_app
 from tests.conftest import ROOT
 from tests.sandbox.support import sandbox_config
 
+# Every category a pack covers, and the contract checks of the provider's contract.
+CATEGORIES = ("auth", "retrieval", "crud", "error", "latency", "contract")
+
 BLOCK = """
 pack: dropbox
 auth:
@@ -120,10 +123,10 @@ async def _rpc(
 
 
 async def test_healthy_run_passes_every_check_in_every_category(tmp_path: Path) -> None:
-    """A healthy run passes all checks, covers all five categories and leaves no folder behind."""
+    """A healthy run passes all checks, covers all six categories and leaves no folder behind."""
     results, _, count = await _run(sandbox_config(tmp_path, "dropbox", BLOCK))
     assert all(r.outcome.value == "pass" for r in results), [(r.check, r.reason) for r in results]
-    assert {r.category.value for r in results} == {"auth", "retrieval", "crud", "error", "latency"}
+    assert {r.category.value for r in results} == set(CATEGORIES)
     assert count == 0
 
 

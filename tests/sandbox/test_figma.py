@@ -17,6 +17,9 @@ from monitor.sandbox.server import build_app
 from monitor.specs import load_spec
 from tests.sandbox.support import conformance_problems, run_pack, sandbox_config
 
+# Every category a pack covers, and the contract checks of the provider's contract.
+CATEGORIES = ("auth", "retrieval", "crud", "error", "latency", "contract")
+
 SPEC = "figma/openapi.yaml"
 FILE_KEY = "kR2nQ8sAnDbOxF1lE0001a"
 BLOCK = f"""
@@ -38,10 +41,10 @@ async def client() -> Any:
 
 
 async def test_healthy_run_passes_and_conforms(tmp_path: Path, provider_specs: Path) -> None:
-    """Every check passes, all five categories are covered, and every exchange fits the spec."""
+    """Every check passes, all five categories and contract are covered, and every exchange fits the spec."""
     results, exchanges = await run_pack(sandbox_config(tmp_path, "figma", BLOCK))
     assert all(r.outcome is Outcome.PASS for r in results), [(r.check, r.reason) for r in results]
-    assert {r.category.value for r in results} == {"auth", "retrieval", "crud", "error", "latency"}
+    assert {r.category.value for r in results} == set(CATEGORIES)
     assert conformance_problems(load_spec(provider_specs / SPEC), SPEC, exchanges) == []
 
 

@@ -17,6 +17,9 @@ from monitor.model import CheckResult, Outcome
 from monitor.sandbox.server import build_app
 from tests.sandbox.support import run_pack, sandbox_config
 
+# Every category a pack covers, and the contract checks of the provider's contract.
+CATEGORIES = ("auth", "retrieval", "crud", "error", "latency", "contract")
+
 BLOCK = """
 pack: hubspot
 auth: {kind: bearer, token: sandbox-hubspot-token}
@@ -40,7 +43,7 @@ async def test_healthy_run_passes_every_category(tmp_path: Path) -> None:
     """Every check passes, and auth, retrieval, crud, error and latency are all covered."""
     results, exchanges = await run_pack(sandbox_config(tmp_path, "hubspot", BLOCK))
     assert all(r.outcome is Outcome.PASS for r in results), [(r.check, r.reason) for r in results]
-    assert {r.category.value for r in results} == {"auth", "retrieval", "crud", "error", "latency"}
+    assert {r.category.value for r in results} == set(CATEGORIES)
     errors = [ex.body for ex in exchanges if ex.status >= 400]
     assert errors and all(
         set(body) >= {"status", "message", "correlationId", "category"} for body in errors

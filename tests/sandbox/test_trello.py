@@ -17,6 +17,9 @@ from monitor.sandbox.server import build_app
 from monitor.specs import load_spec
 from tests.sandbox.support import conformance_problems, run_pack, sandbox_config
 
+# Every category a pack covers, and the contract checks of the provider's contract.
+CATEGORIES = ("auth", "retrieval", "crud", "error", "latency", "contract")
+
 SPEC = "trello/trello-openapi.json"
 BOARD, LIST = "5abbe4b7ddc1b351ef961414", "5abbe4b7ddc1b351ef961430"
 BLOCK = f"""
@@ -44,10 +47,10 @@ async def _run_and_count(tmp_path: Path, faults: str) -> tuple[dict[str, CheckRe
 
 
 async def test_healthy_run_passes_and_conforms(tmp_path: Path, provider_specs: Path) -> None:
-    """Every check passes, all five categories are covered, and every exchange fits the spec."""
+    """Every check passes, all five categories and contract are covered, and every exchange fits the spec."""
     results, exchanges = await run_pack(sandbox_config(tmp_path, "trello", BLOCK))
     assert all(r.outcome is Outcome.PASS for r in results), [(r.check, r.reason) for r in results]
-    assert {r.category.value for r in results} == {"auth", "retrieval", "crud", "error", "latency"}
+    assert {r.category.value for r in results} == set(CATEGORIES)
     assert conformance_problems(load_spec(provider_specs / SPEC), SPEC, exchanges) == []
 
 

@@ -21,6 +21,9 @@ from monitor.specs import load_spec
 from tests.conftest import ROOT
 from tests.sandbox.support import conformance_problems, sandbox_config
 
+# Every category a pack covers, and the contract checks of the provider's contract.
+CATEGORIES = ("auth", "retrieval", "crud", "error", "latency", "contract")
+
 CONTACT = "b7e3c1a2-5d4f-4e6a-8c9b-0a1b2c3d4e01"
 BLOCK = f"""
 pack: xero
@@ -61,10 +64,10 @@ async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
 
 
 async def test_healthy_run_passes_every_check_in_every_category(tmp_path: Path) -> None:
-    """A healthy run passes all checks, covers all five categories and leaves no items behind."""
+    """A healthy run passes all checks, covers all six categories and leaves no items behind."""
     results, _, count = await _run(sandbox_config(tmp_path, "xero", BLOCK))
     assert all(r.outcome.value == "pass" for r in results), [(r.check, r.reason) for r in results]
-    assert {r.category.value for r in results} == {"auth", "retrieval", "crud", "error", "latency"}
+    assert {r.category.value for r in results} == set(CATEGORIES)
     assert count == 0
 
 
