@@ -7,6 +7,7 @@ rejects a missing header.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,12 @@ class TokenCache:
     # Providers that rotate refresh tokens (Xero) invalidate the configured one after use: keep
     # the newest in memory. (Lost on restart: the configured token must then still be valid.)
     refresh_tokens: dict[str, str] = field(default_factory=dict)
+    # One refresh at a time per integration: checks starting together would otherwise each spend
+    # a refresh, and with a rotating provider all but the first would present a retired token.
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def lock(self, key: str) -> asyncio.Lock:
+        return self.locks.setdefault(key, asyncio.Lock())
 
     def get(self, key: str) -> str | None:
         token, expires = self.tokens.get(key, ("", 0.0))
@@ -105,6 +112,16 @@ async def _oauth2(
     token = None if force else cache.get(cache_key)
     if token is not None:
         return Credentials({"Authorization": f"Bearer {token}"}, {})
+    async with cache.lock(cache_key):
+        token = None if force else cache.get(cache_key)
+        if token is not None:  # another check refreshed while this one waited
+            return Credentials({"Authorization": f"Bearer {token}"}, {})
+        return await _refresh(auth, session, base_url, cache, cache_key)
+
+
+async def _refresh(
+    auth: OAuth2RefreshAuth, session: aiohttp.ClientSession, base_url: str, cache: TokenCache, cache_key: str
+) -> Credentials:
     url = auth.token_url if auth.token_url.startswith(("http://", "https://")) else base_url + auth.token_url
     form = {
         "grant_type": "refresh_token",

@@ -289,3 +289,15 @@ async def test_oauth2_token_endpoint_429_is_skipped(provider: Any, probe_context
     r = await run_check(make_check("category: auth\nhttp: {path: /me}"), ctx)
     assert r.outcome is Outcome.SKIPPED
     assert r.reason == "rate limited by the provider (HTTP 429; retry after 1m)"
+
+
+async def test_concurrent_checks_share_one_oauth2_refresh(provider: Any, probe_context: Any) -> None:
+    """Checks that start together wait for one refresh instead of each spending one (which a
+    rotating provider would punish by retiring the token the others present)."""
+    ctx = probe_context(make_integration(provider.url, _oauth("good-refresh")))
+    # (auth checks always exercise the token endpoint; other categories reuse a fresh token)
+    check = make_check("category: retrieval\nhttp: {path: /me}")
+    results = await asyncio.gather(*(run_check(check, ctx) for _ in range(5)))
+    assert all(r.outcome is Outcome.PASS for r in results)
+    refreshed = [r for r in results if any(a.name == "token endpoint" for a in r.assertions)]
+    assert len(refreshed) == 1
