@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 
 from monitor import __version__
 from monitor.config import ResolvedCheck
-from monitor.config.loader import CONTRACT_CHECK_PREFIX
+from monitor.config.resolved import CONTRACT_CHECK_PREFIX
 from monitor.model import Category, CheckResult, Outcome, RateLimit, Verdict
 
 _CHECK_LABELS = ("integration", "check", "category")

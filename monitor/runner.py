@@ -14,7 +14,7 @@ import aiohttp
 import structlog
 
 from monitor.config.durations import format_duration
-from monitor.config.loader import ResolvedCheck
+from monitor.config.resolved import ResolvedCheck
 from monitor.model import Assertion, CheckResult, Findings, Outcome, ProbeError
 from monitor.probes import PROBES, ProbeContext
 from monitor.template import TemplateError

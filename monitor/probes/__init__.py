@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 
-from monitor.config.loader import ProbeKind, ResolvedCheck
+from monitor.config.resolved import ProbeKind, ResolvedCheck
 from monitor.model import Findings
 from monitor.probes.context import ProbeContext
 from monitor.probes.contract import probe_contract

@@ -16,8 +16,8 @@ import aiohttp
 
 from monitor import ratelimit
 from monitor.auth import Credentials, TokenCache, credentials
-from monitor.config.loader import ResolvedCheck, ResolvedIntegration
 from monitor.config.models import AuthMode, RequestSpec
+from monitor.config.resolved import ResolvedCheck, ResolvedIntegration
 from monitor.model import Category, Evidence, RateLimit
 from monitor.probes.expect import SchemaCache
 from monitor.scrub import Scrubber

@@ -9,7 +9,7 @@ API. A refusal for quota is returned as it is, for the runner to record `skipped
 
 from __future__ import annotations
 
-from monitor.config.loader import ResolvedCheck
+from monitor.config.resolved import ResolvedCheck
 from monitor.contracts.drift import DriftKind, compare
 from monitor.model import Assertion, Findings, ProbeError
 from monitor.probes.context import ProbeContext, auth_for, send

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from monitor.config.durations import format_duration
-from monitor.config.loader import FuzzTarget, ResolvedCheck
 from monitor.config.models import AuthMode
+from monitor.config.resolved import FuzzTarget, ResolvedCheck
 from monitor.model import Assertion, Evidence, Findings, ProbeError
 from monitor.probes.context import EVIDENCE_BODY, ProbeContext, auth_for
 from monitor.scrub import REDACTED, Scrubber

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.config.loader import ResolvedCheck
+from monitor.config.resolved import ResolvedCheck
 from monitor.model import Findings
 from monitor.probes.context import ProbeContext, auth_for, send
 from monitor.probes.expect import evaluate

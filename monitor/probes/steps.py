@@ -12,8 +12,8 @@ from typing import Any
 
 import aiohttp
 
-from monitor.config.loader import ResolvedCheck
 from monitor.config.models import Step
+from monitor.config.resolved import ResolvedCheck
 from monitor.model import Assertion, Evidence, Findings, RateLimit
 from monitor.probes.context import ProbeContext, auth_for, send
 from monitor.probes.expect import evaluate

@@ -18,8 +18,8 @@ import pytest
 import vcr
 
 from monitor.config import Config, ProbeKind, load_config
-from monitor.config.loader import contract_check_names
 from monitor.config.models import FaultSpec
+from monitor.config.resolved import contract_check_names
 from monitor.contracts.drift import pointer
 from monitor.contracts.load import load_cassette, load_contract
 from monitor.contracts.model import Contract

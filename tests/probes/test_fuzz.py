@@ -22,8 +22,8 @@ import aiohttp
 import pytest
 
 from monitor.config import ProbeKind, ResolvedCheck, load_config
-from monitor.config.loader import FUZZ_CHECK, FuzzTarget
 from monitor.config.models import BearerAuth, CheckSpec, RequestSpec
+from monitor.config.resolved import FUZZ_CHECK, FuzzTarget
 from monitor.model import Category, CheckResult, Outcome
 from monitor.probes import ProbeContext
 from monitor.runner import run_check
