@@ -6,6 +6,7 @@ The store knows nothing of HTTP, probes or metrics: it keeps CheckResults and gi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,7 +98,7 @@ class Store:
             stmt = stmt.where(cond)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(stmt)).mappings().all()
-        return [_result(dict(r)) for r in rows]
+        return await _results(rows)
 
     async def latest(self, since: datetime, *, failures_only: bool = False) -> list[CheckResult]:
         """The newest result of each check since `since` (or its newest fail/error), in full."""
@@ -197,3 +198,17 @@ def _result(row: dict[str, Any]) -> CheckResult:
             **detail,
         }
     )
+
+
+async def _results(rows: Sequence[Any]) -> list[CheckResult]:
+    """Rows to results, yielding to the event loop every few hundred: a day's window can be tens
+    of thousands of rows, and scheduled checks must not wait behind their conversion."""
+    out: list[CheckResult] = []
+    for i, row in enumerate(rows, 1):
+        out.append(_result(dict(row)))
+        if i % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+    return out
+
+
+_YIELD_EVERY = 500
