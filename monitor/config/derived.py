@@ -31,27 +31,6 @@ from monitor.config.resolved import (
 )
 
 
-def contract_uses(contract: Contract, pack: Pack, contract_file: Path) -> list[ConfigIssue]:
-    """Every operation names a pack check (and step) that exists: no dead contract entries."""
-    out = []
-    for op_name, op in contract.operations.items():
-        where: tuple[str | int, ...] = ("operations", op_name)
-        check = pack.checks.get(op.check)
-        if check is None:
-            have = ", ".join(sorted(pack.checks))
-            msg = f"check {op.check!r} is not in pack {pack.provider!r} (have: {have})"
-            out.append(ConfigIssue(str(contract_file), (*where, "check"), msg))
-            continue
-        steps = [s.name for s in check.steps or []]
-        if op.step is None and check.http is None:
-            msg = f"check {op.check!r} is a sequence: name its step (one of: {', '.join(steps)})"
-            out.append(ConfigIssue(str(contract_file), where, msg))
-        elif op.step is not None and op.step not in steps:
-            msg = f"check {op.check!r} has no step {op.step!r} (have: {', '.join(steps) or 'none'})"
-            out.append(ConfigIssue(str(contract_file), (*where, "step"), msg))
-    return out
-
-
 def contract_checks(name: str, integ: Integration, pack: Pack, contract: Contract) -> list[ResolvedCheck]:
     """One `contract` check per read-only operation made by a single-request pack check."""
     out = []

@@ -27,7 +27,9 @@ from monitor.config.yamlsrc import load_yaml, substitute_env, yaml_error_issue
 
 if TYPE_CHECKING:
     from monitor.contracts.model import Contract
-from monitor.config.derived import check_fuzz, contract_checks, contract_uses, fuzz_check
+from monitor.config.contracted import contract_issues as pack_contract_issues
+from monitor.config.contracted import contracted_pack
+from monitor.config.derived import check_fuzz, contract_checks, fuzz_check
 from monitor.config.packs import (
     check_overrides,
     check_variables,
@@ -90,6 +92,8 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     contracts: dict[str, Contract] = {}
     packs: dict[str, Pack] = {}
     pack_files: dict[str, Path] = {}
+    # The packs as their checks run: with each contracted call's schema from the contract.
+    run_packs: dict[str, Pack] = {}
     integrations: dict[str, ResolvedIntegration] = {}
     checks: list[ResolvedCheck] = []
     imported: dict[str, Claims] = {}
@@ -118,10 +122,15 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
             contract_file = find_contract(pack.provider, contract_dirs)
             if contract_file is not None:
                 contract, contract_issues = read_contract(contract_file)
-                issues += contract_issues + (contract_uses(contract, pack, contract_file) if contract else [])
+                issues += contract_issues
                 if contract is not None:
+                    agreement = pack_contract_issues(contract, contract_file, pack, pack_file)
+                    issues += agreement
                     contracts[pack.provider] = contract
                     digest.update(contract_file.read_bytes())
+                    # The contract holds each contracted call's schema: checks run the merged pack.
+                    if not agreement:
+                        run_packs[integ.pack] = contracted_pack(pack, contract)
         contract = contracts.get(pack.provider) if integ.pack == pack.provider else None
         issues += check_overrides(file, lines, name, integ, pack, contract)
         fuzz_issues = check_fuzz(file, lines, name, integ, pack, path.parent)
@@ -150,7 +159,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
             pack_file=pack_file,
             ratelimit=integ.ratelimit,
         )
-        checks += resolve_checks(name, integ, pack)
+        checks += resolve_checks(name, integ, run_packs.get(integ.pack, pack))
         if contract is not None:
             checks += contract_checks(name, integ, pack, contract)
         if integ.openapi is not None and not fuzz_issues:

@@ -158,6 +158,8 @@ class Step(_Strict):
     capture: dict[str, str] = Field(default_factory=dict)
     cleanup: bool = False
     auth: AuthMode = AuthMode.VALID
+    # Why this step, though a successful authenticated call, is no contract operation.
+    contract_exempt: Annotated[str, Field(min_length=1)] | None = None
 
 
 class CheckSpec(_Strict):
@@ -172,6 +174,9 @@ class CheckSpec(_Strict):
     interval: Duration | None = None
     timeout: Duration | None = None
     latency_under: Duration | None = None
+    # Why this check's requests, though successful authenticated calls, are no contract operations
+    # (a `$select=id` projection answers another shape than the contracted call).
+    contract_exempt: Annotated[str, Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> CheckSpec:

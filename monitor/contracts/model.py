@@ -31,6 +31,14 @@ class GraphQLOperation(_Strict):
     field: Annotated[str, Field(pattern=r"^[_A-Za-z][_0-9A-Za-z]*$")]
 
 
+class PackRequest(_Strict):
+    """Another pack request that makes the same call (a latency check re-reading `GET /me`, a CRUD
+    step reading back what it wrote): its response is judged by the same schema."""
+
+    check: str
+    step: str | None = None
+
+
 class ContractOperation(_Strict):
     """One call the integration makes, and what it relies on in the answer."""
 
@@ -44,6 +52,8 @@ class ContractOperation(_Strict):
     # The pack check (and, for a sequence, its step) that makes this call.
     check: str
     step: str | None = None
+    # Other pack checks (and steps) that make this same call.
+    also: list[PackRequest] = Field(default_factory=list)
     # Safe to call on a schedule against production: no state changes.
     read_only: bool
     status: Annotated[int, Field(ge=100, le=599)] = 200
@@ -51,6 +61,10 @@ class ContractOperation(_Strict):
     content_type: str | None = "application/json"
     # JSON Schema of only the fields the integration reads.
     response: dict[str, Any] | None = None
+
+    def users(self) -> list[tuple[str, str | None]]:
+        """Every pack request (check, step) that makes this call: `check`/`step` first, then `also`."""
+        return [(self.check, self.step), *((a.check, a.step) for a in self.also)]
 
     @field_validator("path")
     @classmethod

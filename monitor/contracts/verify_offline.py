@@ -161,53 +161,58 @@ def verify_spec(
 
 
 def _pack_call(op: ContractOperation, at: str, spec: Spec, template: str, pack: Pack) -> list[Violation]:
-    check = pack.checks.get(op.check)
-    if check is None:
-        return [Violation(f"{at}/check", f"a check {op.check!r} in pack {pack.provider!r}", "none")]
-    request = check.http
-    if op.step is not None:
-        request = next((s.request for s in check.steps or [] if s.name == op.step), None)
-    if request is None:
-        return [Violation(f"{at}/step", f"step {op.step!r} in check {op.check!r}", "none")]
-    called = spec.find_operation(request.method.value, request.path)
-    if called is None or called.path != template or called.method != op.method.value:
-        seen = (
-            f"{called.method} {called.path}"
-            if called
-            else f"{request.method.value} {request.path} (not in spec)"
-        )
-        return [Violation(f"{at}/check", f"{op.check} to call {op.method.value} {template}", seen)]
+    """Each pack request the operation names (`check`/`step`, and `also`) calls it in the spec."""
+    for check_name, step in op.users():
+        check = pack.checks.get(check_name)
+        if check is None:
+            return [Violation(f"{at}/check", f"a check {check_name!r} in pack {pack.provider!r}", "none")]
+        request = check.http
+        if step is not None:
+            request = next((s.request for s in check.steps or [] if s.name == step), None)
+        if request is None:
+            return [Violation(f"{at}/step", f"step {step!r} in check {check_name!r}", "none")]
+        called = spec.find_operation(request.method.value, request.path)
+        if called is None or called.path != template or called.method != op.method.value:
+            seen = (
+                f"{called.method} {called.path}"
+                if called
+                else f"{request.method.value} {request.path} (not in spec)"
+            )
+            return [Violation(f"{at}/check", f"{check_name} to call {op.method.value} {template}", seen)]
     return []
 
 
-def _request_of(op: ContractOperation, pack: Pack) -> Any:
-    check = pack.checks.get(op.check)
+def _request_of(check_name: str, step: str | None, pack: Pack) -> Any:
+    check = pack.checks.get(check_name)
     if check is None:
         return None
-    if op.step is None:
+    if step is None:
         return check.http
-    return next((s.request for s in check.steps or [] if s.name == op.step), None)
+    return next((s.request for s in check.steps or [] if s.name == step), None)
 
 
 def verify_pack_paths(contract: Contract, path: Path, pack: Pack) -> list[Violation]:
-    """With no spec: each operation's pack request has its method and fits its path template."""
+    """With no spec: each pack request an operation names has its method and fits its path template."""
     out: list[Violation] = []
     for name, op in contract.operations.items():
         at = f"{path}#/operations/{name}"
-        request = _request_of(op, pack)
-        if request is None:
-            where = "check" if op.check not in pack.checks else "step"
-            out.append(Violation(f"{at}/{where}", f"{op.check} {op.step or ''} in the pack".strip(), "none"))
-            continue
-        called = re.sub(r"\{\{[^{}]*\}\}", "x", request.path.split("?", 1)[0])
-        if request.method != op.method or not _template_regex(op.path, anchored=True).match(called):
-            out.append(
-                Violation(
-                    f"{at}/check",
-                    f"{op.check} to call {op.method.value} {op.path}",
-                    f"{request.method.value} {request.path}",
+        for check_name, step in op.users():
+            request = _request_of(check_name, step, pack)
+            if request is None:
+                where = "check" if check_name not in pack.checks else "step"
+                out.append(
+                    Violation(f"{at}/{where}", f"{check_name} {step or ''} in the pack".strip(), "none")
                 )
-            )
+                continue
+            called = re.sub(r"\{\{[^{}]*\}\}", "x", request.path.split("?", 1)[0])
+            if request.method != op.method or not _template_regex(op.path, anchored=True).match(called):
+                out.append(
+                    Violation(
+                        f"{at}/check",
+                        f"{check_name} to call {op.method.value} {op.path}",
+                        f"{request.method.value} {request.path}",
+                    )
+                )
     return out
 
 

@@ -132,3 +132,22 @@ def test_shipped_config_schema_is_current() -> None:
 
     shipped = json.loads((Path(__file__).parents[2] / "config.schema.json").read_text())
     assert shipped == json.loads(json.dumps(config_schema()))
+
+
+def test_contracted_calls_are_judged_by_the_contract_schema() -> None:
+    """The contract is the one source of truth: a contracted pack request (a single check, a CRUD
+    step, or an `also` user) runs with the operation's response schema and status."""
+    from monitor.contracts.load import load_contract
+    from tests.conftest import ROOT
+
+    cfg = load_config(ROOT / "config.yaml")
+    checks = {(c.integration, c.name): c for c in cfg.checks}
+    github = load_contract(ROOT / "contracts" / "github" / "contract.yaml").operations
+    assert checks[("github", "auth_valid")].spec.expect.schema_ == github["get_authenticated_user"].response
+    steps = {s.name: s for s in checks[("github", "crud_issue_comment")].spec.steps or []}
+    assert steps["create"].expect.schema_ == github["create_issue_comment"].response
+    assert steps["read"].expect.status == [200] and steps["delete"].expect.schema_ is None
+    figma = load_contract(ROOT / "contracts" / "figma" / "contract.yaml").operations
+    assert checks[("figma", "latency_me")].spec.expect.schema_ == figma["get_me"].response
+    # Requests no contract names keep the pack's own expectation.
+    assert checks[("github", "auth_invalid")].spec.expect.schema_ is None

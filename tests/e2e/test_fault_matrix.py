@@ -4,6 +4,7 @@ expectations copied per provider (they are derived from the packs)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,16 @@ PROVIDERS = sorted(DEFAULT["integrations"])
 NEEDS_TOKEN = {Category.RETRIEVAL, Category.CRUD}
 
 
-def _pack(provider: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((ROOT / "checks" / f"{provider}.yaml").read_text(encoding="utf-8"))
-    return data
+@functools.cache
+def _shipped() -> Config:
+    return load_config(ROOT / "config.yaml")
+
+
+def _auth_schema(provider: str) -> dict[str, Any]:
+    """The schema the provider's auth_valid check is judged by (its contract's, once resolved)."""
+    check = next(c for c in _shipped().checks if c.integration == provider and c.name == "auth_valid")
+    assert check.spec.expect.schema_ is not None, provider
+    return check.spec.expect.schema_
 
 
 def _required_field(schema: dict[str, Any]) -> str:
@@ -85,7 +93,7 @@ def _hang(provider: str, results: dict[str, CheckResult]) -> None:
 
 
 def _drift(provider: str, results: dict[str, CheckResult]) -> None:
-    field = _required_field(_pack(provider)["checks"]["auth_valid"]["expect"]["schema"])
+    field = _required_field(_auth_schema(provider))
     auth = results["auth_valid"]
     assert auth.outcome is Outcome.FAIL, auth.reason
     assert any(a.expected == f"field {field!r} present" and not a.passed for a in auth.assertions), (
@@ -117,7 +125,7 @@ FAULTS: dict[str, tuple[Callable[[str], list[dict[str, Any]]], dict[str, Any], V
         lambda p: [
             {
                 "kind": "drift",
-                "params": {"field": _required_field(_pack(p)["checks"]["auth_valid"]["expect"]["schema"])},
+                "params": {"field": _required_field(_auth_schema(p))},
             }
         ],
         {},

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from monitor.config import load_config
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -154,7 +155,14 @@ def _tokenless_checks(provider: str) -> set[str]:
     }
 
 
-DRIFT = {"github": "login", "slack": "user_id", "jira": "accountId"}
+def _drift_field(provider: str) -> str:
+    """The first field the provider's auth_valid check requires that is data, not a flag (Slack's
+    `ok: {const: true}`): read from the resolved config, where the contract holds the schema."""
+    checks = load_config(ROOT / "config.yaml").checks
+    check = next(c for c in checks if c.integration == provider and c.name == "auth_valid")
+    schema = check.spec.expect.schema_ or {}
+    props = schema.get("properties", {})
+    return str(next(f for f in schema["required"] if "const" not in props.get(f, {})))
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -162,7 +170,7 @@ def test_removed_field_fails_the_check_whose_schema_needs_it(
     tmp_path: Path, sandbox: str, secrets_env: dict[str, str], provider: str
 ) -> None:
     """A field removed from responses fails the auth check that requires it, naming the field."""
-    field = DRIFT[provider]
+    field = _drift_field(provider)
     _control(sandbox, "POST", f"/faults/{provider}", {"kind": "drift", "field": field, "mode": "remove"})
     code, doc, _ = run_once(write_config(tmp_path, sandbox), secrets_env, "--integration", provider)
     assert code == 1
