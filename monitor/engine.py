@@ -119,7 +119,7 @@ async def _start_sandbox(config: Config) -> RunningSandbox:
     from monitor.sandbox.faults import Fault
 
     faults = {
-        provider: [Fault.parse({"kind": f.kind, **f.params}) for f in specs]
+        provider: [Fault.parse({"kind": f.kind, "path": f.path, "params": f.params}) for f in specs]
         for provider, specs in config.file.sandbox.faults.items()
     }
     running = await server.start(config.file.sandbox.listen, faults=faults)

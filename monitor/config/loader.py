@@ -209,7 +209,7 @@ def _check_faults(file: str, lines: Any, cfg: ConfigFile) -> list[ConfigIssue]:
             continue
         for i, fault in enumerate(faults):
             try:
-                Fault.parse({"kind": fault.kind, **fault.params})
+                Fault.parse({"kind": fault.kind, "path": fault.path, "params": fault.params})
             except ValueError as exc:
                 path = ("sandbox", "faults", provider, i)
                 out.append(ConfigIssue(file, path, str(exc), lines.get(path)))

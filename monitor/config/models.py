@@ -384,6 +384,8 @@ class FaultSpec(_Strict):
 
     kind: str
     params: dict[str, Any] = Field(default_factory=dict)
+    # Only requests whose path contains this are affected (empty: every request).
+    path: str = ""
 
 
 def _to_sandbox(value: Any) -> Any:
