@@ -118,7 +118,8 @@ def _judge(assertions: list[Assertion], findings: Findings) -> tuple[Outcome, st
         return Outcome.FAIL, failed[0].describe() + more
     if not assertions:
         return Outcome.ERROR, "the probe made no assertions"
-    return Outcome.PASS, f"all {len(assertions)} assertions held"
+    held = "the 1 assertion held" if len(assertions) == 1 else f"all {len(assertions)} assertions held"
+    return Outcome.PASS, held
 
 
 def _scrub_assertion(a: Assertion, ctx: ProbeContext) -> Assertion:

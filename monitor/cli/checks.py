@@ -76,8 +76,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app.on_startup.append(on_startup)
     base = f"http://{host or '127.0.0.1'}:{port}"
     print(
-        f"atom-monitor {__version__} serving on {base}: /metrics, /healthz, /readyz, /api/v1/results, "
-        f"/api/v1/openapi.json ({len(config.checks)} checks; Ctrl-C stops)",
+        f"atom-monitor {__version__} serving on {base}: /report, /metrics, /api/v1/readiness, "
+        f"/api/v1/results, /api/v1/openapi.json ({len(config.checks)} checks; Ctrl-C stops)",
         flush=True,
     )
     web.run_app(
