@@ -145,7 +145,8 @@ def assess(
     out = {}
     for name, rs in by_integration.items():
         rs.sort(key=lambda r: r.started_at)
-        judged = _judge(name, rs, policy, now, integrations[name], (claims or {}).get(name))
+        own = policy.for_integration(name)
+        judged = _judge(name, rs, own, now, integrations[name], (claims or {}).get(name))
         out[name] = dataclasses.replace(judged, checks=_check_summaries(rs, (checks or {}).get(name, {})))
     return out
 

@@ -69,7 +69,7 @@ def _integration(name: str, ir: IntegrationReadiness, data: ReportInput) -> dict
         "samples": ir.samples,
         "newest_evidence_at": ir.newest.isoformat() if ir.newest else None,
         "latency": {
-            "percentile": data.config.file.policy.latency.percentile,
+            "percentile": data.config.file.policy.for_integration(name).latency.percentile,
             "value_s": ir.latency_percentile_s,
             "budget_s": ir.latency_budget_s,
             "distribution": _distribution(data.durations.get(name, [])),

@@ -82,7 +82,9 @@ async def fresh(config: Config) -> dict[str, Any]:
 
     async with start_engine(config) as engine:
         results = await engine.run_once()
-    policy = config.file.policy.model_copy(update={"min_samples": 1})
+    base = config.file.policy
+    overrides = {n: o.model_copy(update={"min_samples": None}) for n, o in base.overrides.items()}
+    policy = base.model_copy(update={"min_samples": 1, "overrides": overrides})
     cfg = dataclasses.replace(config, file=config.file.model_copy(update={"policy": policy}))
     return document(cfg, results, datetime.now(UTC))
 

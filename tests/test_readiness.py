@@ -184,3 +184,20 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([0.3, 0.1, 0.2, 0.4], 50) == 0.2
     assert percentile([0.3, 0.1, 0.2, 0.4], 95) == 0.4
     assert percentile([], 95) is None
+
+
+def test_per_integration_policy_override() -> None:
+    """An override loosens or tightens one integration's policy and leaves the others on the
+    defaults: 85% retrieval is not_ready by default, ready where the override asks 80%."""
+    results = many(A, 5) + many(R, 17, 3)
+    beta = [dataclasses.replace(r, integration="beta") for r in results]
+    policy = POLICY.model_copy(
+        update={
+            "overrides": Policy.model_validate(
+                {"overrides": {"beta": {"require": {"retrieval": 0.8}}}}
+            ).overrides
+        }
+    )
+    out = assess(results + beta, policy=policy, now=NOW, integrations={"gh": {A, R}, "beta": {A, R}})
+    assert out["gh"].verdict is Verdict.NOT_READY
+    assert out["beta"].verdict is Verdict.READY, out["beta"].rule

@@ -165,6 +165,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         if integ.openapi is not None and not fuzz_issues:
             checks += fuzz_check(name, integ, pack, path.parent)
     issues += _check_faults(file, lines, cfg)
+    issues += _check_policy_overrides(file, lines, cfg)
     if issues:
         raise ConfigError(sort_issues(issues))
     return Config(
@@ -213,6 +214,17 @@ def _check_faults(file: str, lines: Any, cfg: ConfigFile) -> list[ConfigIssue]:
             except ValueError as exc:
                 path = ("sandbox", "faults", provider, i)
                 out.append(ConfigIssue(file, path, str(exc), lines.get(path)))
+    return out
+
+
+def _check_policy_overrides(file: str, lines: Any, cfg: ConfigFile) -> list[ConfigIssue]:
+    out = []
+    known = ", ".join(sorted(cfg.integrations)) or "none"
+    for name in cfg.policy.overrides:
+        if name not in cfg.integrations:
+            path: tuple[str | int, ...] = ("policy", "overrides", name)
+            msg = f"no integration named {name!r} to override (configured: {known})"
+            out.append(ConfigIssue(file, path, msg, lines.get(path)))
     return out
 
 

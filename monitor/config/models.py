@@ -419,6 +419,28 @@ class Policy(_Strict):
         }
     )
     latency: LatencyPolicy = Field(default_factory=LatencyPolicy)
+    # Per integration: any of min_samples, max_evidence_age, require (merged per category) and
+    # latency replace the defaults above for that integration alone. The window is shared.
+    overrides: dict[str, PolicyOverride] = Field(default_factory=dict)
+
+    def for_integration(self, name: str) -> Policy:
+        """The policy that judges `name`: the defaults with its override applied."""
+        o = self.overrides.get(name)
+        if o is None:
+            return self
+        update: dict[str, Any] = {k: v for k, v in o if k in o.model_fields_set and k != "require"}
+        if o.require:
+            update["require"] = {**self.require, **o.require}
+        return self.model_copy(update=update)
+
+
+class PolicyOverride(_Strict):
+    """One integration's departures from the policy (e.g. a beta integration allowed 90% crud)."""
+
+    min_samples: Annotated[int, Field(ge=1)] | None = None
+    max_evidence_age: Duration | None = None
+    require: dict[Category, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    latency: LatencyPolicy | None = None
 
 
 class ClaimsFile(_Strict):
