@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 
 from monitor import __version__
 from monitor.cli.checks import cmd_run, cmd_sandbox, cmd_serve
+from monitor.cli.common import EXIT_USAGE
 from monitor.cli.contracts import cmd_record, cmd_verify
 from monitor.cli.readiness import cmd_claims_import, cmd_gate, cmd_report
 from monitor.cli.settings import cmd_schema, cmd_validate
@@ -67,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate.set_defaults(func=cmd_gate)
 
     cfg = sub.add_parser("config", help="validate config.yaml or print its JSON Schema")
+    cfg.set_defaults(func=_usage(cfg))
     cfg_sub = cfg.add_subparsers(metavar="ACTION")
     validate = cfg_sub.add_parser(
         "validate", parents=[common], help="check config.yaml and its packs; exit 2 on mistakes"
@@ -81,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=cmd_schema)
 
     claims = sub.add_parser("claims", help="import the claims a team's status report makes")
+    claims.set_defaults(func=_usage(claims))
     claims_sub = claims.add_subparsers(metavar="ACTION")
     claims_import = claims_sub.add_parser(
         "import", help="read a markdown status report; print (or write) its claims as YAML"
@@ -120,3 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--listen", default="127.0.0.1:9410", metavar="HOST:PORT")
     sandbox.set_defaults(func=cmd_sandbox)
     return p
+
+
+def _usage(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """A command group given no action shows its own help (not the top level's) and exits 2."""
+
+    def show(_args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+
+    return show
