@@ -5,6 +5,7 @@ stopped with aiohttp's `cleanup_ctx`, plus config reload (SIGHUP or POST /api/v1
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -115,6 +116,9 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         prune_task = asyncio.create_task(_prune(daemon), name="retention")
         assess_task = asyncio.create_task(_assess_loop(daemon), name="readiness")
         await daemon.assess()  # verdict series exist (as `unknown` at worst) from the first scrape
+        # Everything built so far (config, packs, schemas, metrics) lives as long as the daemon:
+        # move it out of the collector's sight so full collections stop rescanning it.
+        gc.freeze()
         daemon.started = True
         daemon.metrics.reload_timestamp.set(time.time())
         log.info(
