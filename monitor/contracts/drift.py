@@ -16,6 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from monitor.contracts.model import ContractOperation
+from monitor.jsontypes import json_type
 
 
 class DriftKind(enum.StrEnum):
@@ -37,22 +38,6 @@ class Drift:
     def describe(self) -> str:
         where = self.pointer or "(response)"
         return f"{where}: expected {self.expected}, found {self.found}"
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def schema_types(schema: Mapping[str, Any]) -> set[str] | None:

@@ -29,10 +29,11 @@ from pydantic import ValidationError
 
 from monitor.config.models import Pack
 from monitor.config.yamlsrc import load_yaml
-from monitor.contracts.drift import DriftKind, compare, json_type, pointer, schema_types
+from monitor.contracts.drift import DriftKind, compare, pointer, schema_types
 from monitor.contracts.graphql_sdl import load_sdl, request_root_fields, verify_sdl
 from monitor.contracts.load import all_contracts, cassette_files, load_cassette, read_contract
 from monitor.contracts.model import Contract, ContractOperation
+from monitor.jsontypes import json_type
 from monitor.specs import Spec, SpecError, load_spec
 from monitor.specs.discovery import is_discovery, load_discovery
 

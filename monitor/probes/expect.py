@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from monitor.config.models import Condition, Expect, JsonType
+from monitor.jsontypes import json_type
 from monitor.model import Assertion
 from monitor.template import MISSING, lookup, render
 
@@ -113,7 +114,7 @@ def _seen_of(err: Any) -> str:
     if err.validator == "required":
         return "missing"
     if err.validator == "type":
-        return f"{_json_type(err.instance)} {short(err.instance)}"
+        return f"{json_type(err.instance)} {short(err.instance)}"
     return short(err.instance)
 
 
@@ -150,7 +151,7 @@ def _condition(
     if cond.min_items is not None:
         ok = present and isinstance(value, list | dict) and len(value) >= cond.min_items
         checks.append((f"at least {cond.min_items} items", ok))
-    seen = "missing" if not present else f"{_json_type(value)} {short(value)}"
+    seen = "missing" if not present else f"{json_type(value)} {short(value)}"
     return Assertion(name, " and ".join(c for c, _ in checks), seen, all(ok for _, ok in checks), step)
 
 
@@ -172,22 +173,6 @@ def _graphql_messages(errors: Any) -> str:
 def _describe_non_json(body: Any) -> str:
     text = body if isinstance(body, str) else repr(body)
     return f"not JSON: {short(text)}" if text else "an empty body"
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def short(value: Any, limit: int = 80) -> str:

@@ -14,6 +14,8 @@ from typing import Any, cast
 
 from jsonschema.exceptions import ValidationError
 
+from monitor.jsontypes import json_type
+
 _MAX_VALUE = 60
 _REQUIRED = re.compile(r"^(.*) is a required property$")
 _BOUNDS = {
@@ -45,23 +47,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 3] + "..."
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
 def found(value: Any) -> str:
     """`string "abc"`, `null`, `object {"a": 1}`: the JSON type and an excerpt."""
-    return "null" if value is None else f"{_kind(value)} {_short(value)}"
+    return "null" if value is None else f"{json_type(value)} {_short(value)}"
 
 
 def _expected(error: ValidationError) -> str:
