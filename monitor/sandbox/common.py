@@ -33,6 +33,19 @@ async def json_body(request: web.Request) -> Any:
         return None
 
 
+async def request_args(request: web.Request, skip: Iterable[str] = ()) -> dict[str, Any]:
+    """Arguments given as query parameters, a JSON object or a form, merged (Slack's methods and
+    Trello's writes take any of them); `skip` drops credentials passed in the query."""
+    out: dict[str, Any] = {k: v for k, v in request.query.items() if k not in set(skip)}
+    if request.content_type == "application/json":
+        body = await json_body(request)
+        if isinstance(body, dict):
+            out.update(body)
+    elif request.can_read_body:
+        out.update(await request.post())
+    return out
+
+
 def page(items: list[Any], request: web.Request, default_size: int = 30) -> tuple[list[Any], int, int]:
     """Slice a list by `page`/`per_page`; returns (items, page, last_page)."""
     try:

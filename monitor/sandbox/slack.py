@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.sandbox.common import Handler, add_oauth_token_route, auth_middleware, json_body, provider_app
+from monitor.sandbox.common import Handler, add_oauth_token_route, auth_middleware, provider_app, request_args
 from monitor.sandbox.faults import ProviderHooks
 from monitor.sandbox.state import ProviderState
 
@@ -46,14 +46,7 @@ def _reject(request: web.Request) -> web.Response:
 
 async def _params(request: web.Request) -> dict[str, Any]:
     """Slack methods take arguments as query, form or JSON alike."""
-    out: dict[str, Any] = dict(request.query)
-    if request.content_type == "application/json":
-        body = await json_body(request)
-        if isinstance(body, dict):
-            out.update(body)
-    elif request.can_read_body:
-        out.update(await request.post())
-    return out
+    return await request_args(request)
 
 
 def create_app(state: ProviderState) -> web.Application:

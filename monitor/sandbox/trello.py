@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.sandbox.common import Handler, auth_middleware, json_body, provider_app
+from monitor.sandbox.common import Handler, auth_middleware, provider_app, request_args
 from monitor.sandbox.faults import ProviderHooks
 from monitor.sandbox.state import ProviderState
 
@@ -221,14 +221,7 @@ async def _get_list(request: web.Request) -> web.Response:
 
 async def _args(request: web.Request) -> dict[str, Any]:
     """Trello takes card arguments as query parameters (the spec's way) or a JSON or form body."""
-    out: dict[str, Any] = {k: v for k, v in request.query.items() if k not in ("key", "token")}
-    if request.content_type == "application/json":
-        body = await json_body(request)
-        if isinstance(body, dict):
-            out.update(body)
-    elif request.can_read_body:
-        out.update(await request.post())
-    return out
+    return await request_args(request, skip=("key", "token"))
 
 
 def _now() -> str:
