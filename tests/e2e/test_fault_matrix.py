@@ -5,6 +5,7 @@ expectations copied per provider (they are derived from the packs)."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,9 @@ import pytest
 import yaml
 
 from monitor.config import Config, load_config
-from monitor.engine import start_engine
 from monitor.model import Category, CheckResult, Outcome
 from tests.conftest import ROOT
+from tests.sandbox.support import by_check, run_pack_and_count
 
 pytestmark = pytest.mark.e2e
 
@@ -64,8 +65,16 @@ def _config(tmp_path: Path, provider: str, faults: list[dict[str, Any]], extra: 
 
 
 async def _run(config: Config) -> dict[str, CheckResult]:
-    async with start_engine(config) as engine:
-        return {r.check: r for r in await engine.run_once()}
+    return by_check((await run_pack_and_count(config))[0])
+
+
+def _read_field(config: Config) -> tuple[str, str]:
+    """The CRUD check, and a field its read step asserts on (not an id): retyping it fails the
+    lifecycle after something was created."""
+    crud = next(c for c in config.checks if c.category is Category.CRUD and c.spec.steps)
+    read = [s for s in crud.spec.steps or [] if not s.cleanup][1]
+    paths = [p for p in read.expect.body if p.split(".")[-1].lower() not in ("ok", "id")]
+    return crud.name, re.split(r"[.\[]", paths[0].split(".")[-1])[0]
 
 
 def _expired(provider: str, results: dict[str, CheckResult]) -> None:
@@ -144,11 +153,27 @@ FAULTS: dict[str, tuple[Callable[[str], list[dict[str, Any]]], dict[str, Any], V
 async def test_healthy_sandbox_passes_every_category(provider: str, tmp_path: Path) -> None:
     """With no fault, every check of the provider passes and auth, retrieval, crud, error and
     latency are all covered."""
-    results = await _run(_config(tmp_path, provider, [], {}))
+    listed, _, left = await run_pack_and_count(_config(tmp_path, provider, [], {}))
+    results = by_check(listed)
+    assert left == 0, "a healthy run left objects behind"
     failed = {r.check: r.reason for r in results.values() if r.outcome is not Outcome.PASS}
     assert not failed
     covered = {r.category for r in results.values()}
     assert {Category.AUTH, Category.RETRIEVAL, Category.CRUD, Category.ERROR, Category.LATENCY} <= covered
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_failed_crud_leaves_no_litter(provider: str, tmp_path: Path) -> None:
+    """When a CRUD lifecycle fails after its create step, cleanup still deletes what it made:
+    the delete step ran and passed, and the sandbox holds no object afterwards."""
+    name, field = _read_field(_config(tmp_path, provider, [], {}))
+    drift = [{"kind": "drift", "params": {"field": field, "mode": "retype"}}]
+    results, _, left = await run_pack_and_count(_config(tmp_path, provider, drift, {}))
+    crud = by_check(results)[name]
+    assert crud.outcome is Outcome.FAIL, crud.reason
+    cleanup = [a for a in crud.assertions if a.name == "status" and a.step not in ("create", "read")]
+    assert cleanup and cleanup[-1].passed, crud.assertions
+    assert left == 0
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))

@@ -41,6 +41,23 @@ async def run_pack(config: Config) -> tuple[list[CheckResult], list[Exchange]]:
     return results, exchanges
 
 
+async def run_pack_and_count(config: Config) -> tuple[list[CheckResult], list[Exchange], int]:
+    """Like run_pack, plus how many objects the sandbox still holds afterwards (CRUD litter)."""
+    exchanges: list[Exchange] = []
+    async with start_engine(config) as engine:
+        engine.observer = exchanges.append
+        results = await engine.run_once()
+        assert engine.sandbox is not None
+        provider = next(iter(config.integrations.values())).provider
+        async with engine.session.get(f"{engine.sandbox.control_url}/objects/{provider}") as resp:
+            left = int((await resp.json())["count"])
+    return results, exchanges, left
+
+
+def by_check(results: list[CheckResult]) -> dict[str, CheckResult]:
+    return {r.check: r for r in results}
+
+
 def conformance_problems(
     spec: Spec, spec_name: str, exchanges: list[Exchange], gaps: Iterable[SpecGap] = ()
 ) -> list[str]:

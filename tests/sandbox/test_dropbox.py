@@ -12,14 +12,10 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from monitor.config import Config
 from monitor.config.models import Pack, RequestSpec
-from monitor.engine import start_engine
-from monitor.model import CheckResult
-from monitor.probes.context import Exchange
 from monitor.sandbox.server import build_app
 from tests.conftest import ROOT
-from tests.sandbox.support import sandbox_config
+from tests.sandbox.support import by_check, run_pack_and_count, sandbox_config
 
 # Every category a pack covers, and the contract checks of the provider's contract.
 CATEGORIES = ("auth", "retrieval", "crud", "error", "latency", "contract")
@@ -91,22 +87,6 @@ def routes(provider_specs: Path) -> dict[str, StoneRoute]:
     return found
 
 
-async def _run(config: Config) -> tuple[list[CheckResult], list[Exchange], int]:
-    """Results, exchanges, and how many created folders the sandbox still holds afterwards."""
-    exchanges: list[Exchange] = []
-    async with start_engine(config) as engine:
-        engine.observer = exchanges.append
-        results = await engine.run_once()
-        assert engine.sandbox is not None
-        async with engine.session.get(f"{engine.sandbox.control_url}/objects/dropbox") as resp:
-            count = int((await resp.json())["count"])
-    return results, exchanges, count
-
-
-def _by_check(results: list[CheckResult]) -> dict[str, CheckResult]:
-    return {r.check: r for r in results}
-
-
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
     """The Dropbox sandbox alone, in-process."""
@@ -120,14 +100,6 @@ async def _rpc(
     async with client.post(f"/dropbox/2/{route}", json=args, headers=TOKEN) as resp:
         body = await resp.json() if resp.content_type == "application/json" else await resp.text()
         return resp.status, body
-
-
-async def test_healthy_run_passes_every_check_in_every_category(tmp_path: Path) -> None:
-    """A healthy run passes all checks, covers all six categories and leaves no folder behind."""
-    results, _, count = await _run(sandbox_config(tmp_path, "dropbox", BLOCK))
-    assert all(r.outcome.value == "pass" for r in results), [(r.check, r.reason) for r in results]
-    assert {r.category.value for r in results} == set(CATEGORIES)
-    assert count == 0
 
 
 def test_pack_routes_are_live_api_routes_of_the_stone_spec(routes: dict[str, StoneRoute]) -> None:
@@ -148,7 +120,7 @@ def test_pack_routes_are_live_api_routes_of_the_stone_spec(routes: dict[str, Sto
 
 async def test_every_exchange_is_a_stone_route(tmp_path: Path, routes: dict[str, StoneRoute]) -> None:
     """Everything a healthy run sends, apart from the token refresh, is a route of the stone spec."""
-    _, exchanges, _ = await _run(sandbox_config(tmp_path, "dropbox", BLOCK))
+    _, exchanges, _ = await run_pack_and_count(sandbox_config(tmp_path, "dropbox", BLOCK))
     assert exchanges
     assert [ex.path_template for ex in exchanges if ex.path_template not in routes] == []
 
@@ -157,35 +129,9 @@ async def test_expired_token_fails_auth_valid(tmp_path: Path) -> None:
     """With every credential expired the refresh fails, so auth_valid fails and nothing needing the
     token passes."""
     config = sandbox_config(tmp_path, "dropbox", BLOCK, faults="dropbox: [{kind: expired_token}]")
-    results = _by_check((await _run(config))[0])
+    results = by_check((await run_pack_and_count(config))[0])
     assert results["auth_valid"].outcome.value == "fail"
     assert all(r.outcome.value != "pass" for name, r in results.items() if name != "auth_invalid")
-
-
-async def test_rate_limit_skips_checks_with_the_retry_after(tmp_path: Path) -> None:
-    """A 429 on the API routes skips every check, naming the wait from Retry-After."""
-    faults = "dropbox: [{kind: rate_limit, params: {retry_after: 42, path: /2/}}]"
-    results, _, count = await _run(sandbox_config(tmp_path, "dropbox", BLOCK, faults=faults))
-    assert all(r.outcome.value == "skipped" and "retry after 42s" in r.reason for r in results), [
-        (r.check, r.outcome, r.reason) for r in results
-    ]
-    assert count == 0
-
-
-async def test_drift_of_account_id_fails_auth_valid(tmp_path: Path) -> None:
-    """When account_id disappears from get_current_account, the auth check's schema catches it."""
-    faults = "dropbox: [{kind: drift, params: {field: account_id}}]"
-    results = _by_check((await _run(sandbox_config(tmp_path, "dropbox", BLOCK, faults=faults)))[0])
-    assert results["auth_valid"].outcome.value == "fail"
-    assert "account_id" in results["auth_valid"].reason
-
-
-async def test_failed_crud_still_deletes_its_folder(tmp_path: Path) -> None:
-    """A read step that fails (name drifted away) stops the lifecycle, yet cleanup deletes the folder."""
-    faults = "dropbox: [{kind: drift, params: {field: name, path: get_metadata}}]"
-    results, _, count = await _run(sandbox_config(tmp_path, "dropbox", BLOCK, faults=faults))
-    assert _by_check(results)["crud_folder"].outcome.value == "fail"
-    assert count == 0
 
 
 async def test_missing_path_is_a_409_route_error(client: TestClient[web.Request, web.Application]) -> None:

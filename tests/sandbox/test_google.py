@@ -20,14 +20,10 @@ import yaml
 from aiohttp.test_utils import TestClient, TestServer
 from jsonschema import Draft202012Validator
 
-from monitor.config import Config
 from monitor.config.models import Pack
-from monitor.engine import start_engine
-from monitor.model import CheckResult
-from monitor.probes.context import Exchange
 from monitor.sandbox.server import STATES_KEY, build_app
 from tests.conftest import ROOT
-from tests.sandbox.support import sandbox_config
+from tests.sandbox.support import by_check, run_pack_and_count, sandbox_config
 
 CALENDAR = "c_atommonitorsandbox@group.calendar.google.com"
 BLOCK = f"""
@@ -113,22 +109,6 @@ def _undeclared_query(doc: dict[str, Any], method: dict[str, Any], names: list[s
     return [n for n in names if declared.get(n, {}).get("location") != "query"]
 
 
-async def _run(config: Config) -> tuple[list[CheckResult], list[Exchange], int]:
-    """Run the pack once; also how many created objects the sandbox still holds afterwards."""
-    exchanges: list[Exchange] = []
-    async with start_engine(config) as engine:
-        engine.observer = exchanges.append
-        results = await engine.run_once()
-        assert engine.sandbox is not None
-        async with engine.session.get(f"{engine.sandbox.control_url}/objects/google") as resp:
-            left = (await resp.json())["count"]
-    return results, exchanges, left
-
-
-def _by_check(results: list[CheckResult]) -> dict[str, CheckResult]:
-    return {r.check: r for r in results}
-
-
 @pytest.fixture
 async def client() -> Any:
     async with TestClient(TestServer(build_app(providers=["google"]), host="127.0.0.1")) as c:
@@ -157,7 +137,7 @@ async def test_every_exchange_conforms_to_the_discovery_document(
     tmp_path: Path, discovery: dict[str, Any]
 ) -> None:
     """Every exchange is a discovery method, and its body validates against the declared schema."""
-    _, exchanges, _ = await _run(sandbox_config(tmp_path, "google", BLOCK))
+    _, exchanges, _ = await run_pack_and_count(sandbox_config(tmp_path, "google", BLOCK))
     problems = []
     for ex in exchanges:
         url = urlsplit(ex.url)
@@ -184,49 +164,12 @@ async def test_every_exchange_conforms_to_the_discovery_document(
     assert len(exchanges) >= 10 and not problems, "\n".join(problems)
 
 
-async def test_healthy_run_passes_every_category_and_leaves_nothing(tmp_path: Path) -> None:
-    """Against a healthy sandbox every check passes, all five categories run, no event is left."""
-    results, _, left = await _run(sandbox_config(tmp_path, "google", BLOCK))
-    assert all(r.outcome.value == "pass" for r in results), [(r.check, r.reason) for r in results]
-    assert {r.category.value for r in results} >= {"auth", "retrieval", "crud", "error", "latency"}
-    assert left == 0
-
-
 async def test_expired_token_fails_auth_valid(tmp_path: Path) -> None:
     """An expired token is refused with 401 UNAUTHENTICATED and auth_valid fails."""
     config = sandbox_config(tmp_path, "google", BLOCK, faults="google: [{kind: expired_token}]")
-    results, _, _ = await _run(config)
-    auth = _by_check(results)["auth_valid"]
+    results, _, _ = await run_pack_and_count(config)
+    auth = by_check(results)["auth_valid"]
     assert auth.outcome.value == "fail" and auth.http_status == 401
-
-
-async def test_rate_limit_skips_checks_with_retry_after(tmp_path: Path) -> None:
-    """A 429 rateLimitExceeded with Retry-After makes every check skipped, naming the wait."""
-    faults = "google: [{kind: rate_limit, params: {retry_after: 42}}]"
-    results, exchanges, _ = await _run(sandbox_config(tmp_path, "google", BLOCK, faults=faults))
-    for r in results:
-        assert r.outcome.value == "skipped" and "retry after 42s" in r.reason, (r.check, r.reason)
-    assert all(ex.body["error"]["errors"][0]["reason"] == "rateLimitExceeded" for ex in exchanges)
-
-
-async def test_removed_time_zone_fails_auth_valid(tmp_path: Path) -> None:
-    """Drift that removes `timeZone` from the calendar fails auth_valid, naming the field."""
-    faults = "google: [{kind: drift, params: {field: timeZone}}]"
-    results, _, _ = await _run(sandbox_config(tmp_path, "google", BLOCK, faults=faults))
-    auth = _by_check(results)["auth_valid"]
-    assert auth.outcome.value == "fail"
-    assert any(a.expected == "field 'timeZone' present" and not a.passed for a in auth.assertions)
-
-
-async def test_failed_crud_still_deletes_the_event(tmp_path: Path) -> None:
-    """When the read step fails (summary drifted away), the cleanup DELETE still removes the event."""
-    faults = "google: [{kind: drift, params: {field: summary}}]"
-    results, _, left = await _run(sandbox_config(tmp_path, "google", BLOCK, faults=faults))
-    crud = _by_check(results)["crud_event"]
-    assert crud.outcome.value == "fail"
-    assert any(a.step == "read" and not a.passed for a in crud.assertions)
-    assert any(a.step == "delete" and a.name == "status" and a.passed for a in crud.assertions)
-    assert left == 0
 
 
 async def test_calendar_list_pages_by_token_then_sync_token(client: TestClient) -> None:

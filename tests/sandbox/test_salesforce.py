@@ -15,12 +15,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from jsonschema import Draft202012Validator
 
-from monitor.config import Config
-from monitor.engine import start_engine
-from monitor.model import CheckResult
 from monitor.probes.context import Exchange
 from monitor.sandbox.server import STATES_KEY, build_app
-from tests.sandbox.support import sandbox_config
+from tests.sandbox.support import by_check, run_pack_and_count, sandbox_config
 
 BLOCK = """
 pack: salesforce
@@ -115,22 +112,6 @@ DOCUMENTED: list[tuple[str, str, dict[int, Any]]] = [
 ]
 
 
-async def _run(config: Config) -> tuple[list[CheckResult], list[Exchange], int]:
-    """Run the pack once; also how many created objects the sandbox still holds afterwards."""
-    exchanges: list[Exchange] = []
-    async with start_engine(config) as engine:
-        engine.observer = exchanges.append
-        results = await engine.run_once()
-        assert engine.sandbox is not None
-        async with engine.session.get(f"{engine.sandbox.control_url}/objects/salesforce") as resp:
-            left = (await resp.json())["count"]
-    return results, exchanges, left
-
-
-def _by_check(results: list[CheckResult]) -> dict[str, CheckResult]:
-    return {r.check: r for r in results}
-
-
 def _documented_problems(ex: Exchange) -> list[str]:
     path = urlsplit(ex.url).path.removeprefix(DATA)
     for method, pattern, statuses in DOCUMENTED:
@@ -151,17 +132,9 @@ async def client() -> Any:
         yield c
 
 
-async def test_healthy_run_passes_every_category_and_leaves_nothing(tmp_path: Path) -> None:
-    """Against a healthy sandbox every check passes, all five categories run, no Account is left."""
-    results, _, left = await _run(sandbox_config(tmp_path, "salesforce", BLOCK))
-    assert all(r.outcome.value == "pass" for r in results), [(r.check, r.reason) for r in results]
-    assert {r.category.value for r in results} >= {"auth", "retrieval", "crud", "error", "latency"}
-    assert left == 0
-
-
 async def test_every_exchange_matches_the_documented_shapes(tmp_path: Path) -> None:
     """Each response has a documented status and body, and every API answer has Sforce-Limit-Info."""
-    _, exchanges, _ = await _run(sandbox_config(tmp_path, "salesforce", BLOCK))
+    _, exchanges, _ = await run_pack_and_count(sandbox_config(tmp_path, "salesforce", BLOCK))
     assert len(exchanges) >= 10
     problems = [p for ex in exchanges for p in _documented_problems(ex)]
     assert not problems, "\n".join(problems)
@@ -172,40 +145,11 @@ async def test_every_exchange_matches_the_documented_shapes(tmp_path: Path) -> N
 async def test_expired_refresh_token_fails_auth_valid(tmp_path: Path) -> None:
     """With the token expired, the refresh grant answers invalid_grant and auth_valid fails on it."""
     config = sandbox_config(tmp_path, "salesforce", BLOCK, faults="salesforce: [{kind: expired_token}]")
-    results, _, _ = await _run(config)
-    auth = _by_check(results)["auth_valid"]
+    results, _, _ = await run_pack_and_count(config)
+    auth = by_check(results)["auth_valid"]
     assert auth.outcome.value == "fail"
     token = next(a for a in auth.assertions if a.name == "token endpoint")
     assert token.actual == "HTTP 400 invalid_grant" and not token.passed
-
-
-async def test_rate_limit_skips_checks_with_retry_after(tmp_path: Path) -> None:
-    """A 429 with Retry-After (on the token endpoint too) makes every check skipped, naming the wait."""
-    faults = "salesforce: [{kind: rate_limit, params: {retry_after: 42}}]"
-    results, exchanges, _ = await _run(sandbox_config(tmp_path, "salesforce", BLOCK, faults=faults))
-    for r in results:
-        assert r.outcome.value == "skipped" and "retry after 42s" in r.reason, (r.check, r.reason)
-    assert all(ex.body[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED" for ex in exchanges)
-
-
-async def test_removed_identity_fails_auth_valid(tmp_path: Path) -> None:
-    """Drift that removes `identity` from the resource map fails auth_valid, naming the field."""
-    faults = "salesforce: [{kind: drift, params: {field: identity}}]"
-    results, _, _ = await _run(sandbox_config(tmp_path, "salesforce", BLOCK, faults=faults))
-    auth = _by_check(results)["auth_valid"]
-    assert auth.outcome.value == "fail"
-    assert any(a.expected == "field 'identity' present" and not a.passed for a in auth.assertions)
-
-
-async def test_failed_crud_still_deletes_the_account(tmp_path: Path) -> None:
-    """When the read step fails (Name drifted away), the cleanup DELETE still removes the Account."""
-    faults = "salesforce: [{kind: drift, params: {field: Name}}]"
-    results, _, left = await _run(sandbox_config(tmp_path, "salesforce", BLOCK, faults=faults))
-    crud = _by_check(results)["crud_account"]
-    assert crud.outcome.value == "fail"
-    assert any(a.step == "read" and not a.passed for a in crud.assertions)
-    assert any(a.step == "delete" and a.name == "status" and a.passed for a in crud.assertions)
-    assert left == 0
 
 
 async def test_token_answer_is_salesforces(client: TestClient) -> None:

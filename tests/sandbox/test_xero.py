@@ -10,16 +10,12 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from monitor.config import Config
 from monitor.config.models import Pack
-from monitor.engine import start_engine
-from monitor.model import CheckResult
-from monitor.probes.context import Exchange
 from monitor.sandbox.server import build_app
 from monitor.sandbox.xero import TENANT_ID
 from monitor.specs import load_spec
 from tests.conftest import ROOT
-from tests.sandbox.support import conformance_problems, sandbox_config
+from tests.sandbox.support import by_check, conformance_problems, run_pack_and_count, sandbox_config
 
 # Every category a pack covers, and the contract checks of the provider's contract.
 CATEGORIES = ("auth", "retrieval", "crud", "error", "latency", "contract")
@@ -40,35 +36,11 @@ TOKEN = {"Authorization": "Bearer sandbox-xero-token"}
 JSON = {**TOKEN, "Accept": "application/json", "xero-tenant-id": TENANT_ID}
 
 
-async def _run(config: Config) -> tuple[list[CheckResult], list[Exchange], int]:
-    """Results, exchanges, and how many items the sandbox still holds afterwards."""
-    exchanges: list[Exchange] = []
-    async with start_engine(config) as engine:
-        engine.observer = exchanges.append
-        results = await engine.run_once()
-        assert engine.sandbox is not None
-        async with engine.session.get(f"{engine.sandbox.control_url}/objects/xero") as resp:
-            count = int((await resp.json())["count"])
-    return results, exchanges, count
-
-
-def _by_check(results: list[CheckResult]) -> dict[str, CheckResult]:
-    return {r.check: r for r in results}
-
-
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
     """The Xero sandbox alone, in-process: direct requests need no other provider."""
     async with TestClient(TestServer(build_app(providers=("xero",)), host="127.0.0.1")) as c:
         yield c
-
-
-async def test_healthy_run_passes_every_check_in_every_category(tmp_path: Path) -> None:
-    """A healthy run passes all checks, covers all six categories and leaves no items behind."""
-    results, _, count = await _run(sandbox_config(tmp_path, "xero", BLOCK))
-    assert all(r.outcome.value == "pass" for r in results), [(r.check, r.reason) for r in results]
-    assert {r.category.value for r in results} == set(CATEGORIES)
-    assert count == 0
 
 
 async def test_exchanges_conform_except_statuses_the_spec_leaves_out(
@@ -77,7 +49,7 @@ async def test_exchanges_conform_except_statuses_the_spec_leaves_out(
     """Every exchange is an accounting operation with a conforming body; only the 401 and 404 that
     Xero sends but its spec never declares are undeclared."""
     spec = load_spec(provider_specs / "xero/xero_accounting.yaml")
-    _, exchanges, _ = await _run(sandbox_config(tmp_path, "xero", BLOCK))
+    _, exchanges, _ = await run_pack_and_count(sandbox_config(tmp_path, "xero", BLOCK))
     problems = conformance_problems(spec, "xero/xero_accounting.yaml", exchanges)
     assert sorted(problems) == [
         "GET /Contacts/{ContactID}: status 404 is not declared",
@@ -107,35 +79,9 @@ async def test_expired_token_fails_auth_valid(tmp_path: Path) -> None:
     """With every credential expired the refresh fails, so auth_valid fails and nothing needing the
     token passes."""
     config = sandbox_config(tmp_path, "xero", BLOCK, faults="xero: [{kind: expired_token}]")
-    results = _by_check((await _run(config))[0])
+    results = by_check((await run_pack_and_count(config))[0])
     assert results["auth_valid"].outcome.value == "fail"
     assert all(r.outcome.value != "pass" for name, r in results.items() if name != "auth_invalid")
-
-
-async def test_rate_limit_skips_checks_with_the_retry_after(tmp_path: Path) -> None:
-    """A 429 on the accounting API (the token host is not limited) skips every check, naming the wait."""
-    faults = "xero: [{kind: rate_limit, params: {retry_after: 42, path: /api.xro}}]"
-    results, _, count = await _run(sandbox_config(tmp_path, "xero", BLOCK, faults=faults))
-    assert all(r.outcome.value == "skipped" and "retry after 42s" in r.reason for r in results), [
-        (r.check, r.outcome, r.reason) for r in results
-    ]
-    assert count == 0
-
-
-async def test_drift_of_organisation_id_fails_auth_valid(tmp_path: Path) -> None:
-    """When OrganisationID disappears from responses, the auth check's schema catches it."""
-    faults = "xero: [{kind: drift, params: {field: OrganisationID}}]"
-    results = _by_check((await _run(sandbox_config(tmp_path, "xero", BLOCK, faults=faults)))[0])
-    assert results["auth_valid"].outcome.value == "fail"
-    assert "OrganisationID" in results["auth_valid"].reason
-
-
-async def test_failed_crud_still_deletes_its_item(tmp_path: Path) -> None:
-    """A read step that fails (Description drifted away) stops the lifecycle, yet cleanup deletes the item."""
-    faults = "xero: [{kind: drift, params: {field: Description, path: /Items/}}]"
-    results, _, count = await _run(sandbox_config(tmp_path, "xero", BLOCK, faults=faults))
-    assert _by_check(results)["crud_item"].outcome.value == "fail"
-    assert count == 0
 
 
 async def test_accounting_calls_need_the_tenant_header(
