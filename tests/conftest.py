@@ -3,6 +3,7 @@ contexts against real servers on 127.0.0.1, and the sandbox (in-process or as a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -189,30 +190,25 @@ def daemon_config(tmp_path: Path, interval: str = "1s") -> Path:
     return path
 
 
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """`atom-monitor serve` as a subprocess on the fast default config, with the sandbox in-process."""
+@contextlib.contextmanager
+def serve_daemon(config: Path, env: dict[str, str], cwd: Path | None = None) -> Iterator[dict[str, Any]]:
+    """`atom-monitor serve` as a subprocess on a free port, ready when this yields; killed after
+    unless the test stopped it. Logs go to a file beside the config: a pipe nobody reads would
+    fill up and block the daemon."""
     port = free_port()
-    config = daemon_config(tmp_path)
-    env = {**os.environ, "ATOM_MONITOR_ADMIN_TOKEN": ADMIN}
-    log = tmp_path / "daemon.log"
-    # Logs go to a file: a pipe nobody reads would fill up and block the daemon.
+    log = config.parent / "daemon.log"
+    command = [
+        sys.executable,
+        "-m",
+        "monitor",
+        "serve",
+        "--config",
+        str(config),
+        "--listen",
+        f"127.0.0.1:{port}",
+    ]
     with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "monitor",
-                "serve",
-                "--config",
-                str(config),
-                "--listen",
-                f"127.0.0.1:{port}",
-            ],
-            stdout=sink,
-            stderr=sink,
-            env=env,
-        )
+        proc = subprocess.Popen(command, stdout=sink, stderr=sink, env={**os.environ, **env}, cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     try:
 
@@ -222,8 +218,15 @@ def daemon(tmp_path: Path) -> Iterator[dict[str, Any]]:
             return http_get(f"{url}/readyz")[0] == 200
 
         wait_for(ready, 30, "the daemon to be ready")
-        yield {"proc": proc, "url": url, "config": config, "db": tmp_path / "results.db", "log": log}
+        yield {"proc": proc, "url": url, "config": config, "log": log}
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """`atom-monitor serve` on the fast default config, with the sandbox in-process."""
+    with serve_daemon(daemon_config(tmp_path), {"ATOM_MONITOR_ADMIN_TOKEN": ADMIN}) as running:
+        yield {**running, "db": tmp_path / "results.db"}

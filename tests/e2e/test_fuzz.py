@@ -5,16 +5,13 @@ schedule."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, free_port, http_get, wait_for
+from tests.conftest import ROOT, http_get, serve_daemon, wait_for
 from tests.probes.fuzz_service import Service, serve_in_thread
 
 pytest.importorskip("schemathesis")
@@ -89,40 +86,20 @@ def test_daemon_fuzz_finds_the_planted_bug_while_other_checks_keep_their_schedul
     service = Service(token=TOKEN, server_error=True, delay_s=0.01)
     with serve_in_thread(service) as service_url:
         config = _config(tmp_path, service_url)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        log = tmp_path / "daemon.log"
-        env = {**os.environ, "ORDERS_TOKEN": TOKEN}
-        with log.open("w") as sink:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "monitor",
-                    "serve",
-                    "--config",
-                    str(config),
-                    "--listen",
-                    f"127.0.0.1:{port}",
-                ],
-                stdout=sink,
-                stderr=sink,
-                env=env,
-                cwd=ROOT,
-            )
-        try:
-            wait_for(lambda: http_get(f"{url}/readyz")[0] == 200, 30, "the daemon to be ready")
-            fuzzed = ("GET /orders/{order_id}", "POST /orders", "GET /customers/{customer_id}")
-            wait_for(lambda: any(service.hits[op] for op in fuzzed), 20, "the fuzz check to start")
-            before = _lag(http_get(f"{url}/metrics")[1], "github")
-            t0 = time.monotonic()
-            results = wait_for(lambda: _fuzz_results(url), 30, "a stored fuzz result")
-            window = time.monotonic() - t0
-            after = _lag(http_get(f"{url}/metrics")[1], "github")
-            metrics = http_get(f"{url}/metrics")[1]
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+        with serve_daemon(config, {"ORDERS_TOKEN": TOKEN}, cwd=ROOT) as running:
+            proc, url, log = running["proc"], running["url"], running["log"]
+            try:
+                fuzzed = ("GET /orders/{order_id}", "POST /orders", "GET /customers/{customer_id}")
+                wait_for(lambda: any(service.hits[op] for op in fuzzed), 20, "the fuzz check to start")
+                before = _lag(http_get(f"{url}/metrics")[1], "github")
+                t0 = time.monotonic()
+                results = wait_for(lambda: _fuzz_results(url), 30, "a stored fuzz result")
+                window = time.monotonic() - t0
+                after = _lag(http_get(f"{url}/metrics")[1], "github")
+                metrics = http_get(f"{url}/metrics")[1]
+            finally:
+                proc.terminate()
+                proc.wait(timeout=15)
     assert proc.returncode == 0, log.read_text()[-2000:]
 
     result = results[0]

@@ -3,8 +3,13 @@ sandbox, and judge every exchange against the provider's published spec."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jsonschema import Draft202012Validator
 
 from monitor.config import Config, load_config
 from monitor.config.models import SpecGap
@@ -83,3 +88,23 @@ def conformance_problems(
                 errors = spec.validate_default(op, ex.body)
             problems += [f"{ex.method} {op.path} {ex.status}: {e}" for e in errors]
     return problems
+
+
+# (method, path regex, {status: JSON Schema of the body, or None for no body}), as documented by
+# a provider that publishes no machine-readable spec (Salesforce, Microsoft Graph).
+Documented = list[tuple[str, str, dict[int, dict[str, Any] | None]]]
+
+
+def documented_problems(ex: Exchange, documented: Documented, base_path: str) -> list[str]:
+    """What in one exchange breaks the provider's documented statuses and body shapes."""
+    path = urlsplit(ex.url).path.removeprefix(base_path)
+    for method, pattern, statuses in documented:
+        if method == ex.method and re.fullmatch(pattern, path):
+            if ex.status not in statuses:
+                return [f"{ex.method} {path}: status {ex.status} is not documented"]
+            schema = statuses[ex.status]
+            if schema is None:
+                return [] if not ex.text else [f"{ex.method} {path}: {ex.status} must have no body"]
+            errors = Draft202012Validator(schema).iter_errors(ex.body)
+            return [f"{ex.method} {path} {ex.status}: {e.message}" for e in errors]
+    return [f"{ex.method} {path}: not a documented resource"]

@@ -14,11 +14,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from jsonschema import Draft202012Validator
 
-from monitor.probes.context import Exchange
 from monitor.sandbox.server import build_app
-from tests.sandbox.support import by_check, run_pack_and_count, sandbox_config
+from tests.sandbox.support import by_check, documented_problems, run_pack_and_count, sandbox_config
 
 BLOCK = 'pack: msgraph\nauth: {kind: bearer, token: "sandbox-msgraph-token"}'
 V1 = "/msgraph/v1.0"
@@ -127,20 +125,6 @@ DOCUMENTED: list[tuple[str, str, dict[int, Any]]] = [
 ]
 
 
-def _documented_problems(ex: Exchange) -> list[str]:
-    path = urlsplit(ex.url).path.removeprefix(V1)
-    for method, pattern, statuses in DOCUMENTED:
-        if method == ex.method and re.fullmatch(pattern, path):
-            if ex.status not in statuses:
-                return [f"{ex.method} {path}: status {ex.status} is not documented"]
-            schema = statuses[ex.status]
-            if schema is None:
-                return [] if not ex.text else [f"{ex.method} {path}: {ex.status} must have no body"]
-            errors = Draft202012Validator(schema).iter_errors(ex.body)
-            return [f"{ex.method} {path} {ex.status}: {e.message}" for e in errors]
-    return [f"{ex.method} {path}: not a documented resource"]
-
-
 @pytest.fixture
 async def client() -> Any:
     async with TestClient(TestServer(build_app(providers=["msgraph"]), host="127.0.0.1")) as c:
@@ -151,7 +135,7 @@ async def test_every_exchange_matches_the_documented_shapes(tmp_path: Path) -> N
     """Each response has a documented status and body, and names its request-id in a header."""
     _, exchanges, _ = await run_pack_and_count(sandbox_config(tmp_path, "msgraph", BLOCK))
     assert len(exchanges) >= 10
-    problems = [p for ex in exchanges for p in _documented_problems(ex)]
+    problems = [p for ex in exchanges for p in documented_problems(ex, DOCUMENTED, V1)]
     assert not problems, "\n".join(problems)
     assert all(re.fullmatch(r"[0-9a-f-]{36}", ex.headers["request-id"]) for ex in exchanges)
 
