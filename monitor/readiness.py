@@ -155,11 +155,13 @@ def _check_summaries(
     rs: Sequence[CheckResult], configured: Mapping[str, Category]
 ) -> tuple[CheckSummary, ...]:
     names = dict(configured)
-    for r in rs:
+    by_check: dict[str, list[CheckResult]] = {}
+    for r in rs:  # one pass: the window can hold tens of thousands of results
         names.setdefault(r.check, r.category)
+        by_check.setdefault(r.check, []).append(r)
     out = []
     for check, category in sorted(names.items(), key=lambda kv: (kv[1].value, kv[0])):
-        mine = [r for r in rs if r.check == check]
+        mine = by_check.get(check, [])
         judged = [r for r in mine if r.outcome is not Outcome.SKIPPED]
         out.append(
             CheckSummary(
