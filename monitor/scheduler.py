@@ -214,7 +214,7 @@ class Scheduler:
             if refusal is not None:
                 result = _result(check, run_id, Outcome.SKIPPED, f"not called: {refusal}")
             else:
-                self.budgets.spend(check, integ.name)
+                self.budgets.spend(check, integ)
                 ctx = self._make_ctx(check, run_id)
                 try:
                     result = await run_check(check, ctx, retries=self.config.file.monitor.retries)
