@@ -14,6 +14,9 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 REDACTED = "[REDACTED]"
+# Scrubbed short strings are remembered: the same input always gives the same output.
+_MEMO_ENTRIES = 4096
+_MEMO_MAX_CHARS = 256
 
 # Credential shapes real providers issue. Conservative: each needs a distinctive prefix.
 _TOKEN_SHAPES = [
@@ -54,7 +57,7 @@ _SENSITIVE_KEY = re.compile(
 
 
 class Scrubber:
-    """Built once per config from its secret values; immutable afterwards."""
+    """Built once per config from its secret values; its output for an input never changes."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         forms: set[str] = set()
@@ -66,8 +69,22 @@ class Scrubber:
         parts = [re.escape(f) for f in sorted(forms, key=len, reverse=True)]
         self._secrets = re.compile("|".join(parts)) if parts else None
         self._shapes = re.compile("|".join(f"(?:{p})" for p in _TOKEN_SHAPES))
+        self._memo: dict[str, str] = {}
 
     def text(self, value: str) -> str:
+        # A check run scrubs ~20 strings and most recur run after run ("200", a reason, an
+        # expected value): three regex passes each were 7% of the daemon's CPU (bench/README.md).
+        done = self._memo.get(value)
+        if done is not None:
+            return done
+        done = self._scrub(value)
+        if len(value) <= _MEMO_MAX_CHARS:
+            if len(self._memo) >= _MEMO_ENTRIES:
+                self._memo.clear()  # crude, but bounded: at most ~1 MB, and refilled in a round
+            self._memo[value] = done
+        return done
+
+    def _scrub(self, value: str) -> str:
         if self._secrets is not None:
             value = self._secrets.sub(REDACTED, value)
         value = self._shapes.sub(REDACTED, value)

@@ -74,3 +74,18 @@ def test_json_credential_fields_are_redacted_but_issue_keys_kept() -> None:
 def test_short_values_are_not_treated_as_secrets() -> None:
     """A secret under 4 characters would redact ordinary text everywhere, so it is ignored."""
     assert Scrubber(["ab"]).text("about") == "about"
+
+
+def test_remembered_answers_stay_scrubbed_and_bounded() -> None:
+    """Scrubbing the same text twice gives the same redacted text, and the memo of past answers
+    stays bounded however many distinct strings pass through."""
+    from monitor import scrub
+
+    s = Scrubber(["hunter2-secret"])
+    first = s.text("token hunter2-secret here")
+    assert first == s.text("token hunter2-secret here") == f"token {REDACTED} here"
+    for i in range(scrub._MEMO_ENTRIES * 2):
+        s.text(f"line {i}")
+    assert len(s._memo) <= scrub._MEMO_ENTRIES
+    assert s.text("x" * 10_000 + "hunter2-secret").endswith(REDACTED)
+    assert all(len(k) <= scrub._MEMO_MAX_CHARS for k in s._memo)
