@@ -97,7 +97,12 @@ async def start_engine(config: Config) -> AsyncIterator[Engine]:
         config = config.with_base_urls(sandbox.urls)
     store = await Store.open(config.file.monitor.store)
     connector = aiohttp.TCPConnector(limit=config.file.monitor.concurrency * 2, ttl_dns_cache=300)
-    session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT})
+    # No cookie jar: a cookie one check's answer sets must not ride along on the next check's
+    # request (checks are independent, as blackbox_exporter's probes are), and the jar's lookup
+    # was a measurable share of every request.
+    session = aiohttp.ClientSession(
+        connector=connector, headers={"User-Agent": USER_AGENT}, cookie_jar=aiohttp.DummyCookieJar()
+    )
     try:
         yield Engine(
             config=config,
