@@ -5,8 +5,8 @@ owns them for its probers. Whatever a probe does, the runner returns a CheckResu
 from __future__ import annotations
 
 import asyncio
+import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
@@ -23,8 +23,13 @@ log = structlog.get_logger("monitor.runner")
 
 
 def new_run_id() -> str:
-    """Short, sortable-enough and unique: it also names objects CRUD checks create."""
-    return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    """Short, sortable-enough and unique: it also names objects CRUD checks create. Not a secret,
+    so the suffix comes from `random` rather than uuid4's getrandom syscall (~4 µs a run)."""
+    now = datetime.now(UTC)
+    return (
+        f"{now.year:04d}{now.month:02d}{now.day:02d}{now.hour:02d}{now.minute:02d}{now.second:02d}"
+        f"-{random.getrandbits(32):08x}"
+    )
 
 
 async def run_check(check: ResolvedCheck, ctx: ProbeContext, *, retries: int = 0) -> CheckResult:
