@@ -207,9 +207,7 @@ class Scheduler:
             return None
         async with lock, per, self._global:
             if scheduled_at is not None:
-                self._metrics.schedule_lag.labels(check.integration).observe(
-                    max(0.0, time.monotonic() - scheduled_at)
-                )
+                self._metrics.observe_lag(check.integration, max(0.0, time.monotonic() - scheduled_at))
             refusal = self.budgets.refusal(check, integ)
             if refusal is not None:
                 result = _result(check, run_id, Outcome.SKIPPED, f"not called: {refusal}")
