@@ -3,7 +3,8 @@
 The load run gives the total; this says what it is made of, without a profiler's overhead or the
 noise of a shared machine: each part is called many times on a real response and a real result
 (from the generated workload) and timed with process CPU time. What is left of the load run's
-figure after these parts is the event loop, the scheduler's tasks and locks, and aiohttp.
+figure after these parts is the event loop, the scheduler (timers, admission, a task per run)
+and aiohttp.
 
 Usage: python bench/components.py --workdir DIR [--checks 1000] [--rows 20000]
 Prints one JSON object: part -> µs (per check, per result, or per stored result as named).
@@ -35,7 +36,7 @@ from monitor.metrics import Metrics
 from monitor.model import CheckResult, Findings
 from monitor.probes.context import Exchange, ProbeContext
 from monitor.probes.expect import SchemaCache, evaluate
-from monitor.scheduler import ResultSink
+from monitor.sink import ResultSink
 from monitor.scrub import Scrubber
 from monitor.store import Store
 from monitor.template import render

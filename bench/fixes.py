@@ -29,7 +29,7 @@ FIXES = ("batch", "sqlite-wal", "scrape-thread", "no-created", "gc-freeze", "no-
 
 
 def batch() -> None:
-    from monitor.scheduler import ResultSink
+    from monitor.sink import ResultSink
 
     async def run(self: ResultSink) -> None:
         while True:

@@ -22,7 +22,8 @@ from monitor.config import Config, ConfigError, load_config
 from monitor.engine import Engine, start_engine
 from monitor.metrics import Metrics
 from monitor.model import CheckResult, Verdict
-from monitor.scheduler import ResultSink, Scheduler, cancel_quietly
+from monitor.scheduler import Scheduler, cancel_quietly
+from monitor.sink import ResultSink
 
 log = structlog.get_logger("monitor.daemon")
 
