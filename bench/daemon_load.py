@@ -36,7 +36,7 @@ from aiohttp import web
 from benchlib import percentile, pid_cpu_s, rss_mb, self_cpu_s, write_workload
 
 from monitor import daemon as daemon_module
-from monitor import logs
+from monitor import logs, runtime
 from monitor.config import load_config
 from monitor.daemon import DAEMON, Daemon
 from monitor.metrics import Metrics
@@ -124,32 +124,19 @@ def switch_off(parts: set[str]) -> None:
         Metrics.observe = lambda self, result: None  # type: ignore[method-assign]
 
 
-class _LagChild:
-    """Delegates to the histogram child and keeps the raw value: exact percentiles, not buckets."""
-
-    def __init__(self, child: Any, recorder: LagRecorder) -> None:
-        self._child = child
-        self._recorder = recorder
-
-    def observe(self, value: float) -> None:
-        self._recorder.values.append(value)
-        self._recorder.times.append(time.perf_counter())
-        self._child.observe(value)
-
-
 class LagRecorder:
-    """Stands in for `Metrics.schedule_lag`; every call still reaches the real histogram."""
+    """Wraps `Metrics.observe_lag`: every value is kept raw, and still reaches the histogram."""
 
-    def __init__(self, histogram: Any) -> None:
-        self.histogram = histogram
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self._observe = metrics.observe_lag
         self.values: list[float] = []
         self.times: list[float] = []  # perf_counter when each late start happened
 
-    def labels(self, *args: Any, **kwargs: Any) -> _LagChild:
-        return _LagChild(self.histogram.labels(*args, **kwargs), self)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.histogram, name)
+    def __call__(self, integration: str, seconds: float) -> None:
+        self.values.append(seconds)
+        self.times.append(time.perf_counter())
+        self._observe(integration, seconds)
 
 
 @dataclass
@@ -214,9 +201,9 @@ def lag_causes(values: list[float], times: list[float], threshold: float) -> dic
 def hist_p99_bound(metrics: Metrics) -> float:
     """The p99 as Prometheus would bound it: the first lag bucket holding 99% of observations."""
     buckets: dict[float, float] = {}
-    for m in metrics.schedule_lag.collect():
+    for m in metrics.registry.collect():
         for s in m.samples:
-            if s.name.endswith("_bucket"):
+            if s.name == "monitor_schedule_lag_seconds_bucket":
                 le = float(s.labels["le"])
                 buckets[le] = buckets.get(le, 0.0) + s.value
     total = buckets.get(float("inf"), 0.0)
@@ -237,7 +224,8 @@ async def start_daemon(
     logs.configure(log_level or config.file.monitor.log_level.value, Scrubber(config.secrets))
     app = create_app(config.source, config)
     daemon = app[DAEMON]
-    daemon.metrics.schedule_lag = LagRecorder(daemon.metrics.schedule_lag)  # type: ignore[assignment]
+    recorder = LagRecorder(daemon.metrics)
+    daemon.metrics.observe_lag = recorder  # type: ignore[method-assign]
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -282,7 +270,7 @@ async def run_load(args: argparse.Namespace, config_path: Path) -> LoadResult:
     runner, daemon, load_s = await start_daemon(
         config_path, log_level="warning" if "logs" in without else None
     )
-    recorder = daemon.metrics.schedule_lag
+    recorder = daemon.metrics.observe_lag
     assert isinstance(recorder, LagRecorder)
     await asyncio.sleep(args.warmup)
     lag_from, runs0, threads0 = len(recorder.values), COMPLETED.total(), thread_cpu()
@@ -401,10 +389,13 @@ def main() -> None:
         delay_ms=args.delay_ms,
         concurrency=args.concurrency,
     )
-    if args.mode == "load":
-        result: Any = asdict(asyncio.run(run_load(args, config_path)))
-    else:
-        result = asyncio.run(run_rss(args, config_path))
+    # The loop and interpreter settings `atom-monitor serve` runs with (monitor/runtime.py).
+    runtime.tune_for_daemon()
+    with asyncio.Runner(loop_factory=runtime.loop_factory()) as runner:
+        if args.mode == "load":
+            result: Any = asdict(runner.run(run_load(args, config_path)))
+        else:
+            result = runner.run(run_rss(args, config_path))
     json.dump(result, sys.stdout)
 
 

@@ -16,6 +16,8 @@ import time
 import aiohttp
 from benchlib import self_cpu_s
 
+from monitor import runtime
+
 
 async def worker(session: aiohttp.ClientSession, url: str, counter: list[int], stop: int) -> None:
     """Request in a loop until `stop` requests have been made in total."""
@@ -51,7 +53,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args()
-    result = asyncio.run(run(args.target, args.delay_ms, args.workers, args.requests, args.warmup))
+    # The event loop the daemon runs on (monitor/runtime.py), so the floor is its floor.
+    with asyncio.Runner(loop_factory=runtime.loop_factory()) as runner:
+        result = runner.run(run(args.target, args.delay_ms, args.workers, args.requests, args.warmup))
     json.dump(result, sys.stdout)
 
 

@@ -50,7 +50,7 @@ async def _run_once(config: Config, progress: bool) -> list[CheckResult]:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from monitor import logs
+    from monitor import logs, runtime
     from monitor.daemon import DAEMON
     from monitor.scrub import Scrubber
     from monitor.server import create_app
@@ -80,8 +80,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"/api/v1/results, /api/v1/openapi.json ({len(config.checks)} checks; Ctrl-C stops)",
         flush=True,
     )
+    runtime.tune_for_daemon()
     web.run_app(
-        app, host=host or "127.0.0.1", port=int(port), print=None, access_log=None, shutdown_timeout=5
+        app,
+        host=host or "127.0.0.1",
+        port=int(port),
+        print=None,
+        access_log=None,
+        shutdown_timeout=5,
+        loop=runtime.loop_factory()(),
     )
     return EXIT_OK
 
