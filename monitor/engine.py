@@ -101,7 +101,12 @@ async def start_engine(config: Config) -> AsyncIterator[Engine]:
     # request (checks are independent, as blackbox_exporter's probes are), and the jar's lookup
     # was a measurable share of every request.
     session = aiohttp.ClientSession(
-        connector=connector, headers={"User-Agent": USER_AGENT}, cookie_jar=aiohttp.DummyCookieJar()
+        connector=connector,
+        headers={"User-Agent": USER_AGENT},
+        cookie_jar=aiohttp.DummyCookieJar(),
+        # Every request runs inside the runner's per-check timeout (or a probe's own, for
+        # cleanups): aiohttp's default 5-minute total would only add a timer to every request.
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
     )
     try:
         yield Engine(
