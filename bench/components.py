@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from benchlib import write_workload
-from prometheus_client import generate_latest
 
 from monitor import daemon, logs, reporting, runner
 from monitor.config import Config, load_config
@@ -207,14 +206,15 @@ async def sink_us(sink: ResultSink, result: CheckResult, config: Config) -> floa
         return (time.process_time() - t0) / 4000 * 1e6
 
 
-def scrape_us(config: Config, result: CheckResult) -> tuple[float, int]:
-    """Rendering /metrics once, per configured check (every check observed once)."""
+async def scrape_us(config: Config, result: CheckResult) -> tuple[float, int]:
+    """Rendering /metrics once as the route does (Metrics.render_text), per configured check
+    (every check observed once)."""
     metrics = Metrics()
     metrics.declare(config.checks)
     for c in config.checks:
         metrics.observe(_as(result, c.integration, c.name))
     t0 = time.process_time()
-    size = len(generate_latest(metrics.registry))
+    size = len(await metrics.render_text())
     return (time.process_time() - t0) / len(config.checks) * 1e6, size
 
 
@@ -252,7 +252,7 @@ async def measure(workdir: Path, target: str, checks: int, rows: int) -> dict[st
     parts = probe_parts(config, ctx)
     parts.update(await result_parts(config, ctx, workdir))
     result = await one_result(config, ctx, Findings(assertions=(), http_status=200))
-    scrape, size = scrape_us(config, result)
+    scrape, size = await scrape_us(config, result)
     parts[
         f"/metrics render, per configured check per scrape ({size / len(config.checks):,.0f} bytes each)"
     ] = scrape

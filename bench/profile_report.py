@@ -30,9 +30,13 @@ _AREAS: list[tuple[str, tuple[str, ...]]] = [
             "prometheus_client/utils.py",
             "prometheus_client/registry.py",
             "prometheus_client/metrics_core.py",
+            "monitor/metrics_render.py",
         ),
     ),
-    ("metrics updates (prometheus_client, Metrics.observe)", ("prometheus_client/", "monitor/metrics.py")),
+    (
+        "metrics updates (Metrics.observe, the series table)",
+        ("prometheus_client/", "monitor/metrics.py", "monitor/metrics_series.py"),
+    ),
     ("scrubbing (monitor/scrub.py)", ("monitor/scrub.py",)),
     ("JSON Schema validation (jsonschema)", ("jsonschema/", "referencing/", "rpds")),
     (
@@ -42,19 +46,22 @@ _AREAS: list[tuple[str, tuple[str, ...]]] = [
     ("aiohttp client (request, connection, parse)", ("aiohttp/", "yarl/", "multidict/", "propcache/")),
     ("asyncio event loop, tasks, locks, timers", ("asyncio/", "selectors.py")),
     ("assertions and templates (monitor/probes, template)", ("monitor/probes/", "monitor/template.py")),
-    ("runner and scheduler", ("monitor/runner.py", "monitor/scheduler.py", "monitor/budget.py")),
+    (
+        "runner, scheduler and sink",
+        ("monitor/runner.py", "monitor/scheduler.py", "monitor/budget.py", "monitor/sink.py"),
+    ),
     ("auth (monitor/auth.py)", ("monitor/auth.py",)),
     ("model (CheckResult, to_dict)", ("monitor/model.py",)),
     ("json (stdlib)", ("json/",)),
     ("regular expressions (re)", ("re/", "'re.", "re.Pattern", "_sre", "sre_")),
-    ("uuid, datetime, hashing, urllib", ("uuid.py", "datetime", "hashlib", "urllib/")),
+    ("uuid, random, datetime, hashing, urllib", ("uuid.py", "random.py", "datetime", "hashlib", "urllib/")),
     ("bench harness (lag recorder, counters)", ("bench/",)),
 ]
 
 # Synchronous entry points: their cumulative time is sound. (Coroutines' is not: SQLAlchemy's
 # greenlet switches confuse cProfile's call stack, so no async function is listed.)
 _ENTRY_POINTS = [
-    ("prometheus_client/exposition.py", "generate_latest", "/metrics render (one scrape in the window)"),
+    ("monitor/metrics_render.py", "_check_slice", "/metrics render (one scrape in the window)"),
     ("monitor/store.py", "_result", "readiness: stored rows back to CheckResults"),
     ("monitor/reporting.py", "document", "readiness: assess + build the document"),
     ("monitor/probes/expect.py", "evaluate", "assertions: evaluate"),
@@ -63,7 +70,7 @@ _ENTRY_POINTS = [
     ("monitor/metrics.py", "observe", "Metrics.observe"),
     ("monitor/store.py", "_row", "store: CheckResult to row (to_dict)"),
     ("monitor/scrub.py", "text", "Scrubber.text (all callers)"),
-    ("monitor/runner.py", "new_run_id", "new_run_id (uuid4)"),
+    ("monitor/runner.py", "new_run_id", "new_run_id"),
 ]
 
 

@@ -33,6 +33,8 @@ import peer
 from profile_report import summarize
 from results_md import Figures, judge, latency_error, render
 
+from monitor import runtime
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 
@@ -238,12 +240,27 @@ def machine() -> dict[str, str]:
         if line.startswith("model name"):
             model = line.split(":", 1)[1].strip()
             break
+    loop = runtime.loop_factory()()
+    try:
+        kind = f"{type(loop).__module__.split('.')[0]} {_version(type(loop).__module__.split('.')[0])}"
+    finally:
+        loop.close()
     return {
         "nproc": str(os.cpu_count()),
         "cpu": model,
         "python": platform.python_version(),
         "os": platform.platform(),
+        "loop": kind,
     }
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return platform.python_version()  # asyncio is the standard library's
 
 
 def git_commit() -> str:
@@ -264,6 +281,7 @@ def meta(
         "Date": f"{started:%Y-%m-%d %H:%M} UTC; the run took {took:.0f} s",
         "Command": f"`{command()}` (`make bench`)",
         "Machine": f"{m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, {m['os']}",
+        "Event loop (daemon and floor)": f"{m['loop']}, GIL switch interval as `serve` sets it (monitor/runtime.py)",
         "Load average (1/5/15 min) before / after": f"{load_before} / {load_after} (other work on the "
         "machine shares its 2 CPUs and adds noise)",
         "Peer": peer.version(),
