@@ -1,4 +1,5 @@
-"""Readiness: a pure function from stored results, policy and claims to verdicts.
+"""Readiness: a pure function from the window's evidence (monitor/evidence.py: counts,
+percentiles and each check's newest results), policy and claims to verdicts.
 
 Rules, in order; the first that applies decides, and its sentence is kept as `rule`:
   1. unknown    no result in the window, or the newest is older than max_evidence_age, or a
@@ -16,13 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.config.durations import format_duration
 from monitor.config.models import Claims, Policy
+from monitor.evidence import CheckCounts, IntegrationEvidence, WindowEvidence, from_results
 from monitor.model import Category, CheckResult, Outcome, Verdict
 
 # Statuses that say "it works today" (the importer's ClaimedStatus.asserts_working, plus the
@@ -135,41 +136,64 @@ def assess(
     claims: Mapping[str, Claims | None] | None = None,
     checks: Mapping[str, Mapping[str, Category]] | None = None,
 ) -> dict[str, IntegrationReadiness]:
+    """Judge a list of results: the window's evidence reduced from them, then `assess_evidence`."""
+    evidence = from_results(
+        results,
+        since=now - timedelta(seconds=policy.window),
+        until=now,
+        percentiles=latency_percentiles(policy, integrations),
+    )
+    return assess_evidence(evidence, policy=policy, integrations=integrations, claims=claims, checks=checks)
+
+
+def latency_percentiles(policy: Policy, integrations: Iterable[str]) -> frozenset[float]:
+    """The latency percentiles that evidence for these integrations must carry."""
+    return frozenset(policy.for_integration(name).latency.percentile for name in integrations)
+
+
+def assess_evidence(
+    evidence: WindowEvidence,
+    *,
+    policy: Policy,
+    integrations: Mapping[str, set[Category]],
+    claims: Mapping[str, Claims | None] | None = None,
+    checks: Mapping[str, Mapping[str, Category]] | None = None,
+) -> dict[str, IntegrationReadiness]:
     """`integrations` maps each integration to the categories its configured checks cover;
-    `checks` (optional) to its configured checks, so a check that never ran is still listed."""
-    since = now - timedelta(seconds=policy.window)
-    by_integration: dict[str, list[CheckResult]] = {name: [] for name in integrations}
-    for r in results:
-        if r.integration in by_integration and since <= r.started_at <= now:
-            by_integration[r.integration].append(r)
+    `checks` (optional) to its configured checks, so a check that never ran is still listed.
+    The window ends at `evidence.until`, which is "now" for evidence age."""
+    missing = latency_percentiles(policy, integrations) - evidence.percentiles
+    if missing:
+        raise ValueError(f"evidence lacks latency percentiles {sorted(missing)}")
     out = {}
-    for name, rs in by_integration.items():
-        rs.sort(key=lambda r: r.started_at)
+    for name, covered in integrations.items():
+        ev = evidence.integrations.get(name, _NOTHING)
         own = policy.for_integration(name)
-        judged = _judge(name, rs, own, now, integrations[name], (claims or {}).get(name))
-        out[name] = dataclasses.replace(judged, checks=_check_summaries(rs, (checks or {}).get(name, {})))
+        judged = _judge(name, ev, own, evidence.until, covered, (claims or {}).get(name))
+        out[name] = dataclasses.replace(judged, checks=_check_summaries(ev, (checks or {}).get(name, {})))
     return out
 
 
-def _check_summaries(
-    rs: Sequence[CheckResult], configured: Mapping[str, Category]
-) -> tuple[CheckSummary, ...]:
+_NOTHING = IntegrationEvidence()
+
+
+def _check_summaries(ev: IntegrationEvidence, configured: Mapping[str, Category]) -> tuple[CheckSummary, ...]:
     names = dict(configured)
-    by_check: dict[str, list[CheckResult]] = {}
-    for r in rs:  # one pass: the window can hold tens of thousands of results
-        names.setdefault(r.check, r.category)
-        by_check.setdefault(r.check, []).append(r)
+    order = list(Category).index
+    by_check: dict[str, list[CheckCounts]] = {}
+    for g in sorted(ev.checks, key=lambda g: (g.first, order(g.category))):
+        names.setdefault(g.check, g.category)
+        by_check.setdefault(g.check, []).append(g)
     out = []
     for check, category in sorted(names.items(), key=lambda kv: (kv[1].value, kv[0])):
         mine = by_check.get(check, [])
-        judged = [r for r in mine if r.outcome is not Outcome.SKIPPED]
         out.append(
             CheckSummary(
                 check=check,
                 category=category,
-                samples=len(judged),
-                passed=sum(1 for r in judged if r.outcome is Outcome.PASS),
-                latest=mine[-1] if mine else None,
+                samples=sum(g.judged for g in mine),
+                passed=sum(g.passed for g in mine),
+                latest=ev.newest.get(check),
             )
         )
     return tuple(out)
@@ -177,22 +201,16 @@ def _check_summaries(
 
 def _judge(
     name: str,
-    rs: list[CheckResult],
+    ev: IntegrationEvidence,
     policy: Policy,
     now: datetime,
     covered: set[Category],
     claims: Claims | None,
 ) -> IntegrationReadiness:
-    cats = {
-        c: _category(c, [r for r in rs if r.category is c], policy)
-        for c in sorted(covered, key=list(Category).index)
-    }
-    judged = [r for r in rs if r.outcome is not Outcome.SKIPPED]
-    newest = max((r.started_at for r in rs), default=None)
-    lat = percentile(
-        [r.duration_s for r in judged if r.outcome is not Outcome.ERROR], policy.latency.percentile
-    )
-    latest = _latest_per_check(rs)
+    cats = {c: _category(c, ev, policy) for c in sorted(covered, key=list(Category).index)}
+    newest = max((g.newest for g in ev.checks), default=None)
+    lat = ev.latency.get(policy.latency.percentile)
+    latest = sorted(ev.newest_judged.values(), key=lambda r: (r.category.value, r.check))
     failing = tuple(r for r in latest if r.outcome in (Outcome.FAIL, Outcome.ERROR))
     verdict, rule = _verdict(cats, newest, lat, failing, policy, now)
     ratios = [c.pass_ratio for c in cats.values() if c.pass_ratio is not None]
@@ -202,7 +220,7 @@ def _judge(
         verdict=verdict,
         rule=rule,
         score=score,
-        samples=len(judged),
+        samples=sum(g.judged for g in ev.checks),
         newest=newest,
         categories=cats,
         latency_percentile_s=lat,
@@ -258,33 +276,25 @@ def _verdict(
     return Verdict.READY, "every required category meets policy with fresh evidence"
 
 
-def _category(category: Category, rs: list[CheckResult], policy: Policy) -> CategoryEvidence:
-    judged = [r for r in rs if r.outcome is not Outcome.SKIPPED]
-    passed = [r for r in judged if r.outcome is Outcome.PASS]
-    durations = [r.duration_s for r in judged if r.outcome is not Outcome.ERROR]
-    failures = [r for r in judged if r.outcome is not Outcome.PASS]
+def _category(category: Category, ev: IntegrationEvidence, policy: Policy) -> CategoryEvidence:
+    mine = [g for g in ev.checks if g.category is category]
+    judged = sum(g.judged for g in mine)
+    passed = sum(g.passed for g in mine)
+    latency = ev.category_latency.get(category, {})
     return CategoryEvidence(
         category=category,
-        samples=len(judged),
-        passed=len(passed),
-        skipped=len(rs) - len(judged),
-        pass_ratio=len(passed) / len(judged) if judged else None,
+        samples=judged,
+        passed=passed,
+        skipped=sum(g.skipped for g in mine),
+        pass_ratio=passed / judged if judged else None,
         required=policy.require.get(category),
-        p50_s=percentile(durations, 50),
-        p95_s=percentile(durations, 95),
-        p99_s=percentile(durations, 99),
-        flake_rate=sum(1 for r in passed if r.flaky) / len(judged) if judged else 0.0,
-        last_pass=max((r.started_at for r in passed), default=None),
-        last_failure=failures[-1] if failures else None,
+        p50_s=latency.get(50.0),
+        p95_s=latency.get(95.0),
+        p99_s=latency.get(99.0),
+        flake_rate=sum(g.flaky_passes for g in mine) / judged if judged else 0.0,
+        last_pass=max((g.newest_pass for g in mine if g.newest_pass is not None), default=None),
+        last_failure=ev.last_failure.get(category),
     )
-
-
-def _latest_per_check(rs: Sequence[CheckResult]) -> list[CheckResult]:
-    latest: dict[str, CheckResult] = {}
-    for r in rs:
-        if r.outcome is not Outcome.SKIPPED:
-            latest[r.check] = r
-    return sorted(latest.values(), key=lambda r: (r.category.value, r.check))
 
 
 def _with_claims(ir: IntegrationReadiness, claims: Claims) -> IntegrationReadiness:
@@ -321,15 +331,6 @@ def _judge_feature(feature: str, value: str, ir: IntegrationReadiness) -> ClaimJ
     return ClaimJudgement(
         claim, ClaimVerdict.CONFIRMED, ", ".join(f"{c.category} {_pct(c.pass_ratio)}" for c in measured)
     )
-
-
-def percentile(values: Sequence[float], pct: float) -> float | None:
-    """Nearest-rank percentile: an observed value, never an interpolation between two."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def _pct(ratio: float | None) -> str:

@@ -5,7 +5,7 @@ HTML page. The report reads only readiness output and config facts; never the st
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,12 +14,11 @@ from typing import Any
 from monitor import __version__
 from monitor.config import Config, bundled_dir
 from monitor.config.durations import format_duration
-from monitor.model import Category, CheckResult, Outcome, Verdict
+from monitor.evidence import LATENCY_BUCKETS
+from monitor.model import Category, CheckResult, Verdict
 from monitor.readiness import CategoryEvidence, IntegrationReadiness
 
 SCHEMA_VERSION = 1
-# Latency distribution buckets shown in the HTML (upper bounds, seconds).
-LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.8, 1.0, 2.5, 5.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -28,8 +27,9 @@ class ReportInput:
     assessed: Mapping[str, IntegrationReadiness]
     generated_at: datetime
     window_s: float
-    # Durations per integration for the latency distribution (judged, non-error runs).
-    durations: Mapping[str, list[float]]
+    # Per integration, its pass and fail runs counted per LATENCY_BUCKETS bucket (the last unbounded);
+    # counts, not durations, so that a report never needs the window's results.
+    distribution: Mapping[str, Sequence[int]]
 
 
 def build(data: ReportInput) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def _integration(name: str, ir: IntegrationReadiness, data: ReportInput) -> dict
             "percentile": data.config.file.policy.for_integration(name).latency.percentile,
             "value_s": ir.latency_percentile_s,
             "budget_s": ir.latency_budget_s,
-            "distribution": _distribution(data.durations.get(name, [])),
+            "distribution": _distribution(data.distribution.get(name, ())),
         },
         "categories": [_category(c) for c in ir.categories.values()],
         "checks": [
@@ -133,22 +133,9 @@ def _result(r: CheckResult) -> dict[str, Any]:
     }
 
 
-def _distribution(durations: list[float]) -> list[dict[str, Any]]:
-    out = []
-    lower = 0.0
-    for upper in (*LATENCY_BUCKETS, float("inf")):
-        n = sum(1 for d in durations if lower <= d < upper)
-        out.append({"le": None if upper == float("inf") else upper, "count": n})
-        lower = upper
-    return out
-
-
-def durations_by_integration(results: list[CheckResult]) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {}
-    for r in results:
-        if r.outcome in (Outcome.PASS, Outcome.FAIL):
-            out.setdefault(r.integration, []).append(r.duration_s)
-    return out
+def _distribution(counts: Sequence[int]) -> list[dict[str, Any]]:
+    uppers: tuple[float | None, ...] = (*LATENCY_BUCKETS, None)
+    return [{"le": upper, "count": counts[i] if i < len(counts) else 0} for i, upper in enumerate(uppers)]
 
 
 def schema() -> dict[str, Any]:

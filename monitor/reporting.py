@@ -17,63 +17,81 @@ from pydantic import ValidationError
 from monitor.config import Config, ConfigError, ConfigIssue
 from monitor.config.errors import issues_from_validation
 from monitor.config.models import Policy
+from monitor.evidence import WindowEvidence, from_results
 from monitor.model import CheckResult
-from monitor.readiness import assess
-from monitor.report import ReportInput, build, categories_of, checks_of, durations_by_integration
-from monitor.store import ResultQuery, Store
-
-_ALL = 10**9
+from monitor.readiness import assess_evidence, latency_percentiles
+from monitor.report import ReportInput, build, categories_of, checks_of
+from monitor.store import Store
 
 
 def document(
     config: Config, results: list[CheckResult], now: datetime, window_s: float | None = None
 ) -> dict[str, Any]:
+    """The report of a list of results (`gate --fresh`, tests): the same path as the store's."""
+    config = _windowed(config, window_s)
     policy = config.file.policy
-    if window_s is not None:
-        policy = policy.model_copy(update={"window": window_s})
-    assessed = assess(
+    evidence = from_results(
         results,
+        since=now - timedelta(seconds=policy.window),
+        until=now,
+        percentiles=latency_percentiles(policy, config.integrations),
+    )
+    return document_of(config, evidence)
+
+
+def document_of(config: Config, evidence: WindowEvidence) -> dict[str, Any]:
+    """The report of a window's evidence, generated at its end. `config`'s policy window must be
+    the evidence's (`_windowed` does that)."""
+    policy = config.file.policy
+    assessed = assess_evidence(
+        evidence,
         policy=policy,
-        now=now,
         integrations=categories_of(config),
         claims={n: i.claims for n, i in config.integrations.items()},
         checks=checks_of(config),
     )
-    cfg = dataclasses.replace(config, file=config.file.model_copy(update={"policy": policy}))
     return build(
         ReportInput(
-            config=cfg,
+            config=config,
             assessed=assessed,
-            generated_at=now,
+            generated_at=evidence.until,
             window_s=policy.window,
-            durations=durations_by_integration(results),
+            distribution={n: ev.distribution for n, ev in evidence.integrations.items()},
         )
     )
 
 
 async def from_store(
-    config: Config, window_s: float | None = None, store: Store | None = None
+    config: Config, window_s: float | None = None, store: Store | None = None, *, now: datetime | None = None
 ) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    window = window_s if window_s is not None else config.file.policy.window
+    """The report of the policy window in the store. The store aggregates the window in SQL and
+    hands back counts, percentiles and a few full results per check: the cost of a report grows
+    with the number of checks, and only the database's grows with the number of results. `now`
+    (default: the clock) ends the window."""
+    now = now or datetime.now(UTC)
+    config = _windowed(config, window_s)
+    policy = config.file.policy
     own = store is None
     store = store or await Store.open(config.file.monitor.store)
-    since = now - timedelta(seconds=window)
     try:
-        # Outcomes and durations of everything; full detail only where a report shows it.
-        light = await store.query(ResultQuery(since=since, limit=_ALL), detail=False)
-        full = await store.latest(since) + await store.latest(since, failures_only=True)
+        evidence = await store.window_evidence(
+            now - timedelta(seconds=policy.window),
+            now,
+            percentiles=latency_percentiles(policy, config.integrations),
+        )
     finally:
         if own:
             await store.close()
-    by_key = {_key(r): r for r in full}
-    results = [by_key.get(_key(r), r) for r in light]
-    # Pure CPU: in a thread, so a daemon's scheduled checks start on time meanwhile.
-    return await asyncio.to_thread(document, config, results, now, window_s)
+    # A thousand checks' document is still milliseconds of CPU:
+    # in a thread, so a daemon's scheduled checks start on time meanwhile.
+    return await asyncio.to_thread(document_of, config, evidence)
 
 
-def _key(r: CheckResult) -> tuple[str, str, str, datetime]:
-    return (r.integration, r.check, r.run_id, r.started_at)
+def _windowed(config: Config, window_s: float | None) -> Config:
+    if window_s is None:
+        return config
+    policy = config.file.policy.model_copy(update={"window": window_s})
+    return dataclasses.replace(config, file=config.file.model_copy(update={"policy": policy}))
 
 
 async def fresh(config: Config) -> dict[str, Any]:

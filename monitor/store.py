@@ -1,45 +1,26 @@
 """Results storage: SQLAlchemy Core over aiosqlite (default) or asyncpg (PostgreSQL).
 
-The schema lives here and only here. No dialect-specific SQL: the same statements run on both.
-The store knows nothing of HTTP, probes or metrics: it keeps CheckResults and gives them back.
+The schema lives in store_schema.py and only there; the readiness window's SQL in store_window.py.
+No dialect-specific SQL: the same statements run on both. The store knows nothing of HTTP, probes
+or metrics: it keeps CheckResults, gives them back, and sums up a window of them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from monitor import store_window
+from monitor.evidence import WindowEvidence
 from monitor.model import Category, CheckResult, Outcome
-
-metadata = sa.MetaData()
-
-results_table = sa.Table(
-    "check_results",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(64), nullable=False),
-    sa.Column("integration", sa.String(128), nullable=False),
-    sa.Column("check_name", sa.String(128), nullable=False),
-    sa.Column("category", sa.String(16), nullable=False),
-    sa.Column("outcome", sa.String(16), nullable=False),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("duration_s", sa.Float, nullable=False),
-    sa.Column("http_status", sa.Integer, nullable=True),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False, default=1),
-    sa.Column("flaky", sa.Boolean, nullable=False, default=False),
-    # Assertions, evidence and rate-limit observations: read whole, never queried into.
-    sa.Column("detail", sa.JSON, nullable=False),
-    sa.Index("ix_results_integration_check_time", "integration", "check_name", "started_at"),
-    sa.Index("ix_results_time", "started_at"),
-)
+from monitor.store_schema import from_row, metadata, results_table, to_row
 
 
 def engine_url(url: str) -> str:
@@ -83,50 +64,27 @@ class Store:
         if not results:
             return
         async with self._engine.begin() as conn:
-            await conn.execute(results_table.insert(), [_row(r) for r in results])
+            await conn.execute(results_table.insert(), [to_row(r) for r in results])
 
-    async def query(self, q: ResultQuery | None = None, *, detail: bool = True) -> list[CheckResult]:
-        """Newest first. `detail=False` leaves out assertions, evidence and rate limits: readiness
-        over a day of results needs outcomes and durations, and decoding every JSON detail was
-        most of its cost (bench/README.md)."""
+    async def query(self, q: ResultQuery | None = None) -> list[CheckResult]:
+        """Newest first."""
         q = q or ResultQuery()
         t = results_table
-        columns = [c for c in t.c if detail or c.name != "detail"]
-        stmt = sa.select(*columns).order_by(t.c.started_at.desc(), t.c.id.desc()).limit(q.limit)
-        stmt = stmt.offset(q.offset)
+        stmt = sa.select(t).order_by(t.c.started_at.desc(), t.c.id.desc()).limit(q.limit).offset(q.offset)
         for cond in _conditions(q):
             stmt = stmt.where(cond)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(stmt)).mappings().all()
         return await _results(rows)
 
-    async def latest(self, since: datetime, *, failures_only: bool = False) -> list[CheckResult]:
-        """The newest result of each check since `since` (or its newest fail/error), in full."""
-        t = results_table
-        conds = [t.c.started_at >= since]
-        if failures_only:
-            conds.append(t.c.outcome.in_([Outcome.FAIL.value, Outcome.ERROR.value]))
-        newest = (
-            sa.select(t.c.integration, t.c.check_name, sa.func.max(t.c.started_at).label("newest"))
-            .where(*conds)
-            .group_by(t.c.integration, t.c.check_name)
-            .subquery()
-        )
-        stmt = (
-            sa.select(t)
-            .join(
-                newest,
-                sa.and_(
-                    t.c.integration == newest.c.integration,
-                    t.c.check_name == newest.c.check_name,
-                    t.c.started_at == newest.c.newest,
-                ),
-            )
-            .where(*conds)
-        )
+    async def window_evidence(
+        self, since: datetime, until: datetime, *, percentiles: Collection[float] = ()
+    ) -> WindowEvidence:
+        """What readiness needs of the results with since <= started_at <= until, computed by the
+        database (store_window.py): counts, latency percentiles (the category ones and
+        `percentiles` per integration), and only a few results per check in full."""
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
-        return [_result(dict(r)) for r in rows]
+            return await store_window.window_evidence(conn, since, until, frozenset(percentiles))
 
     async def count(self, q: ResultQuery | None = None) -> int:
         stmt = sa.select(sa.func.count()).select_from(results_table)
@@ -159,53 +117,12 @@ def _conditions(q: ResultQuery) -> list[Any]:
     return out
 
 
-def _row(r: CheckResult) -> dict[str, Any]:
-    d = r.to_dict()
-    return {
-        "run_id": r.run_id,
-        "integration": r.integration,
-        "check_name": r.check,
-        "category": r.category.value,
-        "outcome": r.outcome.value,
-        "started_at": r.started_at,
-        "duration_s": r.duration_s,
-        "http_status": r.http_status,
-        "reason": r.reason,
-        "attempts": r.attempts,
-        "flaky": r.flaky,
-        "detail": {k: d[k] for k in ("assertions", "evidence", "ratelimit")},
-    }
-
-
-def _result(row: dict[str, Any]) -> CheckResult:
-    started = row["started_at"]
-    if started.tzinfo is None:  # SQLite keeps no zone; we only ever write UTC
-        started = started.replace(tzinfo=UTC)
-    detail = row.get("detail") or {}
-    return CheckResult.from_dict(
-        {
-            "run_id": row["run_id"],
-            "integration": row["integration"],
-            "check": row["check_name"],
-            "category": row["category"],
-            "outcome": row["outcome"],
-            "started_at": started.isoformat(),
-            "duration_s": row["duration_s"],
-            "reason": row["reason"],
-            "http_status": row["http_status"],
-            "attempts": row["attempts"],
-            "flaky": row["flaky"],
-            **detail,
-        }
-    )
-
-
 async def _results(rows: Sequence[Any]) -> list[CheckResult]:
     """Rows to results, yielding to the event loop every few hundred: a day's window can be tens
     of thousands of rows, and scheduled checks must not wait behind their conversion."""
     out: list[CheckResult] = []
     for i, row in enumerate(rows, 1):
-        out.append(_result(dict(row)))
+        out.append(from_row(dict(row)))
         if i % _YIELD_EVERY == 0:
             await asyncio.sleep(0)
     return out

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.config.models import Claims, Policy
+from monitor.evidence import percentile
 from monitor.model import Category, CheckResult, Outcome, Verdict
-from monitor.readiness import ClaimVerdict, assess, percentile
+from monitor.readiness import ClaimVerdict, assess
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 POLICY = Policy.model_validate(

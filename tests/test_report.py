@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import re
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -18,10 +19,12 @@ from monitor.config import load_config
 from monitor.gate import judge, junit
 from monitor.model import Assertion, Category, CheckResult, Evidence, Outcome
 from monitor.report import diff, schema, write
-from monitor.reporting import document
+from monitor.reporting import document, from_store
+from monitor.store import Store
 from tests.conftest import need_binary
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+AUTH, RETRIEVAL = Category.AUTH, Category.RETRIEVAL
 PACKS = Path(__file__).parent / "config" / "packs"
 XSS = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
 
@@ -141,6 +144,41 @@ def test_diff_names_what_changed(config: Any) -> None:
     assert "~ bad: claim no longer contradicted" in changes
     assert "~ bad/whoami: fail -> pass" in changes
     assert diff(new, new) == []
+
+
+async def test_from_store_decodes_a_few_results_per_check_not_the_window(
+    config: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report from the store decodes at most three full results per check however many the window
+    holds (the store aggregates the rest), and equals the report of the same results in Python."""
+    rng = random.Random(3)
+    pairs = [(i, c, cat) for i in ("good", "bad") for c, cat in (("whoami", AUTH), ("issue", RETRIEVAL))]
+    pairs.append(("bad", "retired", Category.CRUD))  # no longer configured, still in the window
+    results = [
+        dataclasses.replace(
+            _r(i, c, cat, rng.choice([Outcome.PASS] * 8 + [Outcome.FAIL, Outcome.ERROR, Outcome.SKIPPED]), m),
+            duration_s=round(rng.expovariate(5), 4),
+        )
+        for m in range(0, 26 * 60, 3)  # 520 runs each, the last 40 outside the 24 h window
+        for i, c, cat in pairs
+    ]
+    store = await Store.open(f"sqlite:///{tmp_path}/r.db")
+    await store.write(results)
+    decoded: list[str] = []
+    from_dict = CheckResult.from_dict
+
+    def counting(data: dict[str, Any]) -> CheckResult:
+        decoded.append(data["run_id"])
+        return from_dict(data)
+
+    monkeypatch.setattr(CheckResult, "from_dict", staticmethod(counting))
+    try:
+        doc = await from_store(config, store=store, now=NOW)
+    finally:
+        await store.close()
+    assert len(results) == 2600 and 0 < len(decoded) <= 3 * len(pairs)
+    monkeypatch.undo()
+    assert doc == document(config, results, NOW)
 
 
 _PWN = (

@@ -3,7 +3,9 @@ on a real PostgreSQL (Debian's postgresql, started for the session on 127.0.0.1)
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import random
 import shutil
 import subprocess
 import tempfile
@@ -14,7 +16,11 @@ from typing import Any
 
 import pytest
 
+from monitor import store_window
+from monitor.config.models import Policy
+from monitor.evidence import from_results
 from monitor.model import Assertion, Category, CheckResult, Evidence, Outcome, RateLimit
+from monitor.readiness import assess, assess_evidence, latency_percentiles
 from monitor.store import ResultQuery, Store, engine_url
 from tests.conftest import free_port
 
@@ -110,17 +116,104 @@ def test_engine_url_picks_async_drivers() -> None:
     assert engine_url("postgresql://u@h/db") == "postgresql+asyncpg://u@h/db"
 
 
-async def test_light_query_and_latest_per_check(store: Store) -> None:
-    """Without detail the rows carry outcomes and durations only; `latest` gives each check's
-    newest result (or newest failure) in full."""
-    written = [_result(1), _result(2, outcome=Outcome.FAIL), _result(3), _result(4, "slack", Outcome.ERROR)]
-    await store.write(written)
-    light = await store.query(detail=False)
-    assert [(r.run_id, r.outcome, r.duration_s) for r in light] == [
-        (w.run_id, w.outcome, w.duration_s) for w in reversed(written)
+def _window_dataset(seed: int = 7, n: int = 1500) -> list[CheckResult]:
+    """Several integrations, categories and checks (one check in two categories), every outcome,
+    flaky runs of every outcome, errors and skips with durations, durations on bucket bounds and
+    repeated, timestamps on a 10-minute grid (so ties within a check, a category and across them)
+    and on and just beyond both ends of the window."""
+    rng = random.Random(seed)
+    checks = [(i, c, cat) for i, cs in _WINDOW_CHECKS.items() for c, cat in cs]
+    edges = [UNTIL, SINCE, UNTIL + timedelta(microseconds=1), SINCE - timedelta(microseconds=1)]
+    out = []
+    for k in range(n):
+        integration, check, category = rng.choice(checks)
+        outcome = rng.choice([Outcome.PASS] * 5 + [Outcome.FAIL, Outcome.ERROR, Outcome.SKIPPED])
+        at = (
+            rng.choice(edges)
+            if rng.random() < 0.03
+            else UNTIL - timedelta(minutes=10 * rng.randrange(-3, 150))
+        )
+        failed = outcome is not Outcome.PASS
+        out.append(
+            CheckResult(
+                run_id=f"r{k}",
+                integration=integration,
+                check=check,
+                category=category,
+                outcome=outcome,
+                started_at=at,
+                duration_s=rng.choice(_DURATIONS) if rng.random() < 0.6 else round(rng.expovariate(3), 4),
+                reason=f"row {k}",  # which of several tied rows was picked shows in the reason
+                http_status=500 if failed else 200,
+                assertions=(Assertion("status", "200", "500" if failed else "200", not failed),),
+                evidence=Evidence("GET http://x/y", 500 if failed else 200, {"a": "b"}, f"body {k}"),
+                flaky=rng.random() < 0.15,
+            )
+        )
+    return out
+
+
+A, R, C, E, L = Category.AUTH, Category.RETRIEVAL, Category.CRUD, Category.ERROR, Category.LATENCY
+_WINDOW_CHECKS = {
+    "github": [("auth_valid", A), ("issues", R), ("crud_issue", C), ("moved", E), ("moved", L)],
+    "slack": [("auth_test", A), ("history", R), ("bad_token", E)],
+    "jira": [("myself", A), ("search", R), ("p95", L), ("gone", Category.CONTRACT)],
+}
+_DURATIONS = [0.0, 0.05, 0.049999, 0.1, 0.25, 0.8, 1.0, 10.0, 12.5, 30.0]
+UNTIL = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+SINCE = UNTIL - timedelta(hours=24)
+_POLICY = Policy.model_validate(
+    {
+        "min_samples": 3,
+        "require": {"auth": 0.6, "retrieval": 0.6},
+        "overrides": {"jira": {"latency": {"percentile": 90, "budget": "2s"}}},
+    }
+)
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+async def test_window_evidence_equals_evidence_from_results(store: Store, seed: int) -> None:
+    """The store's SQL evidence, and the readiness judged from it, equal what the same results give
+    in Python, on each backend."""
+    results = _window_dataset(seed)
+    await store.write(results)
+    covered = {i: {cat for _, cat in cs} | {Category.SECURITY} for i, cs in _WINDOW_CHECKS.items()}
+    covered["quiet"] = {A}
+    wanted = latency_percentiles(_POLICY, covered)
+    sql = await store.window_evidence(SINCE, UNTIL, percentiles=wanted)
+    reference = from_results(results, since=SINCE, until=UNTIL, percentiles=wanted)
+    assert sql == reference
+    checks = {"github": {"auth_valid": A, "never_ran": C}}
+    judged = [
+        assess_evidence(ev, policy=_POLICY, integrations=covered, checks=checks) for ev in (sql, reference)
     ]
-    assert all(r.assertions == () and r.evidence is None for r in light)
-    newest = sorted(await store.latest(T0), key=lambda r: r.run_id)
-    assert newest == [written[2], written[3]]
-    failures = sorted(await store.latest(T0, failures_only=True), key=lambda r: r.run_id)
-    assert failures == [written[1], written[3]]
+    assert judged[0] == judged[1]
+    assert judged[0] == assess(results, policy=_POLICY, now=UNTIL, integrations=covered, checks=checks)
+
+
+async def test_window_evidence_in_batches_is_the_same(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the ranks or the ids to fetch outgrow one statement, several statements give the same
+    evidence as one."""
+    monkeypatch.setattr(store_window, "_PARAMS_PER_QUERY", 40)  # one integration per statement
+    monkeypatch.setattr(store_window, "_IDS_PER_QUERY", 3)
+    results = _window_dataset(9)
+    await store.write(results)
+    sql = await store.window_evidence(SINCE, UNTIL, percentiles={95, 90})
+    assert sql == from_results(results, since=SINCE, until=UNTIL, percentiles={95, 90})
+
+
+async def test_window_evidence_of_an_empty_window(store: Store) -> None:
+    """With nothing in the window there is no integration's evidence, only the window itself."""
+    await store.write([_result(1)])
+    evidence = await store.window_evidence(T0 + timedelta(hours=1), T0 + timedelta(hours=2), percentiles={95})
+    assert evidence.integrations == {} and evidence.percentiles == {95}
+
+
+async def test_newest_of_tied_results_is_the_later_written(store: Store) -> None:
+    """Of results with equal started_at, the one written later is the newest and the last failure."""
+    first = dataclasses.replace(_result(1, outcome=Outcome.FAIL), reason="first")
+    second = dataclasses.replace(first, run_id="r2", reason="second")
+    await store.write([first, second])
+    evidence = await store.window_evidence(T0, T0 + timedelta(hours=1))
+    github = evidence.integrations["github"]
+    assert github.newest["auth_valid"] == second and github.last_failure[Category.AUTH] == second
