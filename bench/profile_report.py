@@ -19,7 +19,14 @@ _AREAS: list[tuple[str, tuple[str, ...]]] = [
     ("structlog logging (render, scrub, write)", ("structlog/", "monitor/logs.py")),
     (
         "readiness assessment (readiness, reporting, report, reading results back)",
-        ("monitor/readiness.py", "monitor/reporting.py", "monitor/report.py", "monitor/model.py:from_dict"),
+        (
+            "monitor/readiness.py",
+            "monitor/reporting.py",
+            "monitor/report.py",
+            "monitor/evidence.py",
+            "monitor/store_window.py",
+            "monitor/model.py:from_dict",
+        ),
     ),
     (
         "/metrics exposition (prometheus_client rendering)",
@@ -41,7 +48,7 @@ _AREAS: list[tuple[str, tuple[str, ...]]] = [
     ("JSON Schema validation (jsonschema)", ("jsonschema/", "referencing/", "rpds")),
     (
         "store (SQLAlchemy, aiosqlite; main-thread side)",
-        ("sqlalchemy/", "aiosqlite/", "monitor/store.py", "greenlet"),
+        ("sqlalchemy/", "aiosqlite/", "monitor/store.py", "monitor/store_schema.py", "greenlet"),
     ),
     ("aiohttp client (request, connection, parse)", ("aiohttp/", "yarl/", "multidict/", "propcache/")),
     ("asyncio event loop, tasks, locks, timers", ("asyncio/", "selectors.py")),
@@ -62,13 +69,13 @@ _AREAS: list[tuple[str, tuple[str, ...]]] = [
 # greenlet switches confuse cProfile's call stack, so no async function is listed.)
 _ENTRY_POINTS = [
     ("monitor/metrics_render.py", "_check_slice", "/metrics render (one scrape in the window)"),
-    ("monitor/store.py", "_result", "readiness: stored rows back to CheckResults"),
+    ("monitor/store_schema.py", "from_row", "stored rows back to CheckResults"),
     ("monitor/reporting.py", "document", "readiness: assess + build the document"),
     ("monitor/probes/expect.py", "evaluate", "assertions: evaluate"),
     ("monitor/probes/context.py", "evidence", "evidence: headers, scrubbed URL and body"),
     ("structlog/_native.py", "meth", "log lines (structlog: render, scrub, write)"),
     ("monitor/metrics.py", "observe", "Metrics.observe"),
-    ("monitor/store.py", "_row", "store: CheckResult to row (to_dict)"),
+    ("monitor/store_schema.py", "to_row", "store: CheckResult to row (to_dict)"),
     ("monitor/scrub.py", "text", "Scrubber.text (all callers)"),
     ("monitor/runner.py", "new_run_id", "new_run_id"),
 ]
