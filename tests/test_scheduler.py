@@ -17,7 +17,7 @@ from monitor.config import Config, load_config
 from monitor.engine import start_engine
 from monitor.metrics import Metrics
 from monitor.model import CheckResult, Outcome
-from monitor.scheduler import Scheduler
+from monitor.scheduler import Scheduler, spread_offsets
 from monitor.sink import ResultSink
 
 
@@ -165,3 +165,14 @@ async def test_lag_is_observed_per_integration(tmp_path: Path, provider: _Provid
     for integration in ("a", "b"):
         count = registry.get_sample_value("monitor_schedule_lag_seconds_count", {"integration": integration})
         assert count is not None and count >= 4
+
+
+def test_checks_of_one_interval_are_evenly_spread_in_a_stable_order(tmp_path: Path) -> None:
+    """Four checks on a 100 ms interval start 25 ms apart, and the same config gives the same
+    phases every time, so a check keeps its slot across restarts."""
+    config = _config(
+        tmp_path, "http://127.0.0.1:1", {f"c{i}": ("100ms", 1) for i in range(2)}, concurrency=1, per=1
+    )
+    offsets = spread_offsets(config.checks)
+    assert sorted(round(v, 6) for v in offsets.values()) == [0.0, 0.025, 0.05, 0.075]
+    assert spread_offsets(reversed(config.checks)) == offsets
