@@ -36,6 +36,7 @@ schema: $(STAMP)
 
 ## bench: CPU per check, throughput and lag, latency accuracy, RSS; vs blackbox_exporter
 bench: $(STAMP)
+	$(BIN)/pip install --quiet 'py-spy>=0.3.14'  # samples the daemon when a target is missed
 	$(BIN)/python bench/run.py
 
 clean:

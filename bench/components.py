@@ -35,8 +35,8 @@ from monitor.metrics import Metrics
 from monitor.model import CheckResult, Findings
 from monitor.probes.context import Exchange, ProbeContext
 from monitor.probes.expect import SchemaCache, evaluate
-from monitor.sink import ResultSink
 from monitor.scrub import Scrubber
+from monitor.sink import ResultSink
 from monitor.store import Store
 from monitor.template import render
 
@@ -112,7 +112,7 @@ def probe_parts(config: Config, ctx: ProbeContext) -> dict[str, float]:
         )
 
     return {
-        "run id (uuid4)": per_call_us(runner.new_run_id),
+        "run id": per_call_us(runner.new_run_id),
         "template render (path, query, headers)": per_call_us(lambda: render_request(spec, variables)),
         "json.loads of the body": per_call_us(lambda: json.loads(BODY)),
         "assertions (evaluate: status, schema, body, header)": per_call_us(assertions),

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import gc
 import json
 import os
@@ -276,13 +275,9 @@ async def run_load(args: argparse.Namespace, config_path: Path) -> LoadResult:
     lag_from, runs0, threads0 = len(recorder.values), COMPLETED.total(), thread_cpu()
     assess_from, batch_from, gc0 = len(ASSESS_S), len(BATCHES), list(GC_S)
     since, cpu0, t0 = datetime.now(UTC), self_cpu_s(), time.monotonic()
-    profiler = cProfile.Profile() if args.profile else None  # wall clock: see profile_report.py
-    if profiler:
-        profiler.enable()
+    if args.window_marker:  # the parent attaches py-spy to this process now, for the window
+        Path(args.window_marker).write_text(str(os.getpid()))
     scrapes = await window(runner, args.duration, args.scrape_every)
-    if profiler:
-        profiler.disable()
-        profiler.dump_stats(args.profile)
     cpu1, t1, runs1 = self_cpu_s(), time.monotonic(), COMPLETED.total()
     threads = {k: v - threads0[k] for k, v in thread_cpu().items()}
     lags = recorder.values[lag_from:]
@@ -367,7 +362,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=12.0)
     parser.add_argument("--scrape-every", type=float, default=15.0, help="seconds between /metrics scrapes")
-    parser.add_argument("--profile", help="write a cProfile of the measured window here")
+    parser.add_argument(
+        "--window-marker", help="write this process's pid to this file when the measured window starts"
+    )
     parser.add_argument(
         "--without",
         type=lambda s: [p for p in s.split(",") if p],

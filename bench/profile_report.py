@@ -1,16 +1,18 @@
-"""Turn a cProfile of the daemon's load window into Markdown: where the event loop's CPU goes.
+"""Turn py-spy's samples of the daemon's load window into Markdown: where its CPU goes.
 
-py-spy is not installed on these machines, so the daemon profiles itself with cProfile. Its clock
-is the wall clock (a CPU-time clock costs a syscall per call and event and swamps the run), so
-time waiting in epoll is dropped from the total, and a descheduled moment on a busy machine or a
-garbage-collector pause is charged to whatever function was running. cProfile also inflates
-Python calls, so absolute µs are high; the shares are what to read. Only the main thread is
-profiled: aiosqlite's worker thread is reported apart.
+`bench/run.py` attaches `py-spy record --format=raw --threads --nonblocking` to the daemon for
+its measured window, at the full load rate: py-spy samples from its own process, so the daemon
+is not slowed (cProfile, used before, inflated every Python call and confused greenlet stacks).
+Idle samples (waiting in epoll) are left out by py-spy. A sample's time goes to the innermost
+frame an area claims, so C calls (json.dumps, re.sub, socket send) count for their Python
+caller; per-check figures are shares of the main thread's CPU time in that run.
 """
 
 from __future__ import annotations
 
-import pstats
+import re
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +53,10 @@ _AREAS: list[tuple[str, tuple[str, ...]]] = [
         ("sqlalchemy/", "aiosqlite/", "monitor/store.py", "monitor/store_schema.py", "greenlet"),
     ),
     ("aiohttp client (request, connection, parse)", ("aiohttp/", "yarl/", "multidict/", "propcache/")),
-    ("asyncio event loop, tasks, locks, timers", ("asyncio/", "selectors.py")),
+    (
+        "event loop: uvloop's C loop (polling, timers, callbacks, task steps) and asyncio",
+        ("asyncio/", "selectors.py", "uvloop/"),
+    ),
     ("assertions and templates (monitor/probes, template)", ("monitor/probes/", "monitor/template.py")),
     (
         "runner, scheduler and sink",
@@ -74,6 +79,8 @@ _ENTRY_POINTS = [
     ("monitor/probes/expect.py", "evaluate", "assertions: evaluate"),
     ("monitor/probes/context.py", "evidence", "evidence: headers, scrubbed URL and body"),
     ("structlog/_native.py", "meth", "log lines (structlog: render, scrub, write)"),
+    ("monitor/sink.py", "_write", "result sink: store write, metrics, log lines"),
+    ("monitor/daemon.py", "assess", "readiness assessment (main-thread part)"),
     ("monitor/metrics.py", "observe", "Metrics.observe"),
     ("monitor/store_schema.py", "to_row", "store: CheckResult to row (to_dict)"),
     ("monitor/scrub.py", "text", "Scrubber.text (all callers)"),
@@ -81,85 +88,96 @@ _ENTRY_POINTS = [
 ]
 
 
-def area_of(key: tuple[str, int, str]) -> str:
-    filename, _, name = key
-    text = f"{filename}:{name}"
+_FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*):(?P<line>\d+)\)$")
+
+
+@dataclass(frozen=True)
+class _Frame:
+    func: str
+    file: str
+
+    @classmethod
+    def parse(cls, text: str) -> _Frame:
+        m = _FRAME.match(text)
+        return cls(m["func"], m["file"]) if m else cls(text, "")
+
+
+def _area(frame: _Frame) -> str | None:
+    text = f"{frame.file}:{frame.func}"
     for area, needles in _AREAS:
         if any(n in text for n in needles):
             return area
-    if filename == "~":
-        return "C builtins called directly (str, dict, socket, ...)"
-    return "other"
+    return None
 
 
-def areas(raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]]) -> dict[str, float]:
-    """Own time by area. A C function (json.dumps, re.sub, socket.send) is charged to the areas
-    of its Python callers, in proportion to the time each caller spent in it."""
-    out: dict[str, float] = {}
-    for key, (_, _, tottime, _, callers) in raw.items():
-        shares = [(area_of(c), v[2]) for c, v in callers.items()] if key[0] == "~" and callers else []
-        spread = sum(t for _, t in shares)
-        if not spread:
-            shares, spread = [(area_of(key), tottime)], tottime or 1.0
-        for area, t in shares:
-            out[area] = out.get(area, 0.0) + tottime * t / spread
-    return out
+def _samples(path: Path) -> tuple[list[tuple[list[_Frame], int]], int]:
+    """Main-thread stacks (outermost first) with their sample counts, and other threads' total."""
+    main: list[tuple[list[_Frame], int]] = []
+    others = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        thread, *frames = stack.split(";")
+        if "MainThread" in thread:
+            main.append(([_Frame.parse(f) for f in frames], int(count)))
+        else:
+            others += int(count)
+    return main, others
+
+
+def _owner(frames: list[_Frame]) -> str:
+    for frame in reversed(frames):
+        area = _area(frame)
+        if area is not None:
+            return area
+    return "event loop internals (uvloop, C)" if not frames else "other"
 
 
 def summarize(path: Path, result: dict[str, Any]) -> str:
     """Markdown: shares by area, per-check cost of the main entry points, top functions."""
-    stats = pstats.Stats(str(path))
-    raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
-    # Waiting in epoll is idle time on the wall clock, not work: leave it out of the total.
-    raw = {k: v for k, v in raw.items() if "poll' of 'select.epoll" not in k[2]}
-    total = sum(v[2] for v in raw.values()) or 1.0
+    stacks, others = _samples(path)
+    total = sum(n for _, n in stacks) or 1
     runs = max(1, int(result["runs"]))
-    by_area = areas(raw)
+    main_cpu = float(result.get("threads", {}).get("event loop (main thread)", 0.0))
+    per_sample_us = main_cpu / total / runs * 1e6  # CPU µs per check that one sample stands for
+    by_area: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
+    for frames, n in stacks:
+        by_area[_owner(frames)] += n
+        leaves[_name(frames[-1]) if frames else "(no Python frame)"] += n
     lines = [
-        f"cProfile of a separate {result['window_s']:.0f} s window at {result['checks_per_s']:.0f} checks/s: "
-        f"{runs:,} checks, {total:.2f} s of profiled main-thread CPU "
-        f"({total / runs * 1e6:.0f} µs per check, profiler overhead included). "
-        "Other threads in that run: "
+        f"py-spy, 250 samples/s, over the window of a separate run at {result['checks_per_s']:.0f} checks/s: "
+        f"{runs:,} checks, {total:,} main-thread samples, {others:,} in other threads. "
+        f"Main-thread CPU in that run: {main_cpu:.2f} s ({main_cpu / runs * 1e6:.0f} µs per check); "
         + ", ".join(f"{k} {v:.2f} s" for k, v in result.get("threads", {}).items())
         + ".",
         "",
-        "| area (own time of its functions; C calls charged to their Python caller) "
-        "| share of main-thread CPU |",
-        "| --- | --- |",
+        "| area (a sample counts for the innermost frame an area claims) | share of main-thread samples "
+        "| µs per check |",
+        "| --- | --- | --- |",
     ]
-    for area, t in sorted(by_area.items(), key=lambda kv: -kv[1]):
-        if t / total < 0.005:
-            continue
-        lines.append(f"| {area} | {t / total:.0%} |")
+    for area, n in by_area.most_common():
+        if n / total >= 0.005:
+            lines.append(f"| {area} | {n / total:.0%} | {n * per_sample_us:.0f} |")
     lines += [
         "",
-        "| synchronous entry point (cumulative) | share | µs per check (profiled) |",
+        "| entry point (samples with it on the stack) | share | µs per check |",
         "| --- | --- | --- |",
     ]
     for file_part, func, label in _ENTRY_POINTS:
-        cum = sum(v[3] for k, v in raw.items() if k[0].endswith(file_part) and k[2] == func)
-        if cum:
-            lines.append(f"| {label} | {cum / total:.0%} | {cum / runs * 1e6:.0f} |")
-    lines += [
-        "",
-        "Top functions by own time:",
-        "",
-        "| function | own time share | calls per check |",
-        "| --- | --- | --- |",
-    ]
-    for key, (_, ncalls, tottime, _, _) in sorted(raw.items(), key=lambda kv: -kv[1][2])[:20]:
-        lines.append(f"| `{_name(key)}` | {tottime / total:.1%} | {ncalls / runs:.1f} |")
+        n = sum(c for frames, c in stacks if any(_is(f, file_part, func) for f in frames))
+        if n:
+            lines.append(f"| {label} | {n / total:.0%} | {n * per_sample_us:.0f} |")
+    lines += ["", "Innermost Python frames by samples:", "", "| function | share |", "| --- | --- |"]
+    for name, n in leaves.most_common(20):
+        lines.append(f"| `{name}` | {n / total:.1%} |")
     return "\n".join(lines)
 
 
-def _name(key: tuple[str, int, str]) -> str:
-    filename, line, func = key
-    if filename == "~":
-        return func
-    parts = Path(filename).parts
-    short = (
-        "/".join(parts[-2:])
-        if "site-packages" not in parts
-        else "/".join(parts[parts.index("site-packages") + 1 :])
-    )
-    return f"{short}:{line} {func}"
+def _is(frame: _Frame, file_part: str, func: str) -> bool:
+    return frame.file.endswith(file_part) and (frame.func == func or frame.func.endswith("." + func))
+
+
+def _name(frame: _Frame) -> str:
+    return f"{frame.file} {frame.func}" if frame.file else frame.func

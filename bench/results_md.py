@@ -227,7 +227,8 @@ def budget(f: Figures) -> list[tuple[str, str, str]]:
     out = [(name, f"{v:.0f}", src) for name, v, src in rows]
     out.append(
         (
-            "the rest: scheduler (timers, admission, a task per run); the event loop; aiohttp beyond the floor; auth",
+            "the rest: scheduler (timers, admission, a task per run); the event loop; "
+            "aiohttp beyond the floor; auth",
             f"{ld['cpu_per_check_us'] - known:.0f}",
             "load run minus the above",
         )

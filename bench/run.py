@@ -114,7 +114,6 @@ def phase_daemon(
     checks: int,
     duration: float,
     profile: Path | None = None,
-    interval: float | None = None,
 ) -> dict[str, Any]:
     d = workdir / name
     d.mkdir()
@@ -123,16 +122,56 @@ def phase_daemon(
         f"--workdir={d}",
         f"--target={target}",
         f"--checks={checks}",
-        f"--interval={interval or args.interval}",
+        f"--interval={args.interval}",
         f"--delay-ms={args.delay_ms}",
         f"--concurrency={args.concurrency}",
         f"--warmup={args.warmup}",
         f"--duration={duration}",
     ]
-    if profile:
-        cli.append(f"--profile={profile}")
-    result = run_child(args.python, "daemon_load.py", cli, d / "daemon.log")
+    if profile is None:
+        result = run_child(args.python, "daemon_load.py", cli, d / "daemon.log")
+    else:
+        result = _profiled_child(args, [*cli, f"--window-marker={d / 'window'}"], d, profile, duration)
     result["log_errors"] = error_events(d / "daemon.log")
+    return result
+
+
+def _profiled_child(
+    args: argparse.Namespace, cli: list[str], d: Path, profile: Path, duration: float
+) -> dict[str, Any]:
+    """daemon_load with py-spy sampling it, from outside, over exactly its measured window.
+    --nonblocking: py-spy reads the process's memory without pausing it, so the daemon runs at
+    full speed (a sample may rarely be torn; shares are what to read)."""
+    marker = d / "window"
+    with (d / "daemon.log").open("w") as err:
+        child = subprocess.Popen(
+            [args.python, str(BENCH / "daemon_load.py"), *cli], stdout=subprocess.PIPE, stderr=err, text=True
+        )
+        deadline = time.monotonic() + 120
+        while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        spy = subprocess.run(
+            [
+                str(Path(args.python).parent / "py-spy"),
+                "record",
+                f"--pid={child.pid}",
+                f"--duration={max(1, int(duration) - 1)}",  # ends inside the window
+                "--rate=250",
+                "--format=raw",
+                "--threads",
+                "--nonblocking",
+                f"--output={profile}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        out, _ = child.communicate(timeout=duration + 120)
+    if child.returncode != 0 or spy.returncode != 0:
+        raise SystemExit(
+            f"profiled daemon_load failed: {spy.stderr[-2000:]}\n{(d / 'daemon.log').read_text()[-2000:]}"
+        )
+    result: dict[str, Any] = json.loads(out)
     return result
 
 
@@ -219,13 +258,12 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[Figures, dict[str,
         profiled = None
         missed = not all(g.met for g in judge(figures))
         if args.profile == "always" or (args.profile == "auto" and missed):
-            # cProfile slows every call: offer less load, or the loop saturates and the profile
-            # shows a backlog instead of the steady state.
-            interval = args.checks / args.profile_rate
-            progress(f"a target is missed: cProfile of the daemon at {args.profile_rate:g} checks/s")
-            path = workdir / "load.prof"
+            # py-spy samples from its own process, so the daemon runs the load run's workload at
+            # full speed; a separate run so that py-spy's CPU is not in the load run's figures.
+            progress(f"a target is missed: py-spy on the daemon at {args.checks / args.interval:g} checks/s")
+            path = workdir / "load.pyspy.txt"
             profiled = phase_daemon(
-                args, workdir, target.url, "profile", args.checks, args.profile_duration, path, interval
+                args, workdir, target.url, "profile", args.checks, args.profile_duration, path
             )
             profiled["profile_path"] = str(path)
     return figures, profiled
@@ -281,7 +319,8 @@ def meta(
         "Date": f"{started:%Y-%m-%d %H:%M} UTC; the run took {took:.0f} s",
         "Command": f"`{command()}` (`make bench`)",
         "Machine": f"{m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, {m['os']}",
-        "Event loop (daemon and floor)": f"{m['loop']}, GIL switch interval as `serve` sets it (monitor/runtime.py)",
+        "Event loop (daemon and floor)": f"{m['loop']}, GIL switch interval and GC thresholds as "
+        "`serve` sets them (monitor/runtime.py)",
         "Load average (1/5/15 min) before / after": f"{load_before} / {load_after} (other work on the "
         "machine shares its 2 CPUs and adds noise)",
         "Peer": peer.version(),
@@ -327,7 +366,6 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rss-settle", type=float, default=3.0, help="seconds after start before reading RSS")
     p.add_argument("--profile", choices=("auto", "always", "never"), default="auto")
     p.add_argument("--profile-duration", type=float, default=6.0)
-    p.add_argument("--profile-rate", type=float, default=400.0, help="checks/s offered while profiling")
     p.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, databases, profile)")
     p.add_argument("--python", default=sys.executable, help=argparse.SUPPRESS)
