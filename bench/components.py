@@ -223,7 +223,9 @@ def _as(result: CheckResult, integration: str, check: str, **changes: Any) -> Ch
 
 
 async def readiness_us(config: Config, result: CheckResult, rows: int, workdir: Path) -> dict[str, float]:
-    """One readiness assessment (what the daemon repeats every 2-60 s), per stored result."""
+    """One readiness assessment as the daemon makes it (reporting.from_store: the window's
+    aggregates in SQL, a few full results per check, the document), per stored result. Process
+    CPU time: SQLite's work in aiosqlite's thread counts too."""
     checks = config.checks
     now = datetime.now(UTC)
     results = [
@@ -232,17 +234,12 @@ async def readiness_us(config: Config, result: CheckResult, rows: int, workdir: 
     ]
     store = await Store.open(f"sqlite:///{workdir / 'readiness.db'}")
     await store.write(results)
+    await reporting.from_store(config, store=store)  # warm: compiled statements, page cache
     t0 = time.process_time()
     await reporting.from_store(config, store=store)
     total = time.process_time() - t0
-    t0 = time.process_time()
-    reporting.document(config, results, now)
-    doc = time.process_time() - t0
     await store.close()
-    return {
-        "readiness: read the window from the store (per stored result)": (total - doc) / rows * 1e6,
-        "readiness: assess + build the document (per stored result)": doc / rows * 1e6,
-    }
+    return {"readiness: one assessment from the store (per stored result)": total / rows * 1e6}
 
 
 async def measure(workdir: Path, target: str, checks: int, rows: int) -> dict[str, Any]:

@@ -241,6 +241,13 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[Figures, dict[str,
         light = phase_daemon(
             args, workdir, target.url, "light", int(args.light_rate * args.interval), args.light_duration
         )
+        sweep = []
+        for rate in args.sweep_rates:
+            progress(f"sweep: {rate:g} checks/s for {args.sweep_duration:g} s")
+            run = phase_daemon(
+                args, workdir, target.url, f"sweep-{rate:g}", int(rate * args.interval), args.sweep_duration
+            )
+            sweep.append(run)
         progress("parts of a check one at a time (components)")
         components = phase_components(args, workdir, target.url)
         rss = []
@@ -254,7 +261,9 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[Figures, dict[str,
             "bb_load": latency_error(bb_load.durations, holds, args.delay_ms),
             "bb_light": latency_error(bb_light.durations, holds, args.delay_ms),
         }
-        figures = Figures(floor, bb_load, bb_light, load, light, components, rss, latency)
+        for run in sweep:
+            run["latency"] = latency_error(run.pop("durations"), holds, args.delay_ms)
+        figures = Figures(floor, bb_load, bb_light, load, light, components, rss, latency, sweep)
         profiled = None
         missed = not all(g.met for g in judge(figures))
         if args.profile == "always" or (args.profile == "auto" and missed):
@@ -331,7 +340,9 @@ def meta(
         f"delay; monitor.concurrency {args.concurrency}; SQLite store; JSON logs to a file; warm-up "
         f"{args.warmup:g} s, window {args.duration:g} s, /metrics scraped "
         f"every 15 s. Light load: "
-        f"{args.light_rate:g} checks/s and probes/s for {args.light_duration:g} s. blackbox_exporter: "
+        f"{args.light_rate:g} checks/s and probes/s for {args.light_duration:g} s. Sweep: "
+        f"{', '.join(f'{r:g}' for r in args.sweep_rates)} checks/s for {args.sweep_duration:g} s each. "
+        "blackbox_exporter: "
         f"{args.bb_probes:,} probes at {args.bb_rate:g}/s. Floor: {args.floor_requests:,} requests over "
         f"{args.floor_workers} keep-alive loops.",
     }
@@ -364,6 +375,13 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--rss-checks", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 10000])
     p.add_argument("--rss-settle", type=float, default=3.0, help="seconds after start before reading RSS")
+    p.add_argument(
+        "--sweep-rates",
+        type=lambda v: [float(x) for x in v.split(",") if x],
+        default=[100.0, 250.0, 500.0, 750.0],
+        help="checks/s of the shorter runs that show how lag and latency error grow with load",
+    )
+    p.add_argument("--sweep-duration", type=float, default=8.0)
     p.add_argument("--profile", choices=("auto", "always", "never"), default="auto")
     p.add_argument("--profile-duration", type=float, default=6.0)
     p.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
