@@ -273,26 +273,29 @@ def by_rate(f: Figures) -> list[tuple[str, ...]]:
 
 
 def readiness_outlook(f: Figures) -> list[str]:
-    """What one assessment costs per stored result, scaled to the policy window at this load."""
+    """What one assessment costs, scaled to the policy window at a few loads."""
     parts = f.components["parts_us"]
-    per_row = _sum(parts, "readiness:")
+    per_row = parts.get("readiness: one assessment, per stored result", 0.0)
+    per_check = parts.get("readiness: one assessment, per configured check", 0.0)
     window = f.components.get("policy_window_s", DAY)
     lines = [
-        f"One readiness assessment has the database aggregate the policy window (counts, buckets, "
-        f"exact percentiles) and judges the aggregates: {per_row:.1f} µs of CPU per stored result "
-        f"(components, {f.components.get('rows', 0):,} results of {f.components.get('checks', 0):,} "
-        f"checks), mostly SQLite sorting for the percentiles. The daemon repeats it every "
+        "One readiness assessment has the database aggregate the policy window (counts, buckets, "
+        f"exact percentiles) and judges the aggregates: {per_check:.0f} µs per configured check "
+        f"plus {per_row:.1f} µs per stored result (components: timed over "
+        f"{f.components.get('rows', 0):,} and four times as many results of "
+        f"{f.components.get('checks', 0):,} checks). The daemon repeats it every "
         f"{f.components.get('assess_interval_s', 2):g} s with {f.load['checks']:,} checks at a "
-        f"{f.components.get('interval_s', 1):g} s interval; in the load run the last one read "
-        f"{f.load['assess_rows']:,} results and took {f.load['assess_s']:.2f} s; the loop spaces them so "
-        "they take at most 5% of the daemon's time (monitor/daemon.py `ASSESS_SHARE`).",
+        f"{f.components.get('interval_s', 1):g} s interval, spaced so that assessments take at most "
+        f"5% of its time (monitor/daemon.py `ASSESS_SHARE`); in the load run the last one read "
+        f"{f.load['assess_rows']:,} results and took {f.load['assess_s']:.2f} s.",
         "",
-        "| checks/s | results in a 24 h window | one assessment (CPU s, extrapolated) |",
+        "| checks configured, interval | results in a 24 h window | one assessment (CPU s, extrapolated) |",
         "| --- | --- | --- |",
     ]
-    for rate in (f.load["checks_per_s"], 1000 / 60, 10_000 / 60):
-        rows = rate * window
-        lines.append(f"| {rate:,.1f} | {rows:,.0f} | {rows * per_row / 1e6:,.0f} |")
+    for checks, interval in ((f.load["checks"], f.components.get("interval_s", 1)), (1000, 60), (10_000, 60)):
+        rows = checks / interval * window
+        cost = (per_check * checks + per_row * rows) / 1e6
+        lines.append(f"| {checks:,}, {interval:g} s | {rows:,.0f} | {cost:,.1f} |")
     return lines
 
 
