@@ -179,18 +179,7 @@ def log_line_us(config: Config, result: CheckResult) -> float:
         logs.configure("info", Scrubber(config.secrets))
 
         def line() -> None:
-            log.info(
-                "check_run",
-                integration=result.integration,
-                check=result.check,
-                category=result.category.value,
-                outcome=result.outcome.value,
-                duration_s=round(result.duration_s, 4),
-                http_status=result.http_status,
-                attempts=result.attempts,
-                reason=result.reason,
-                run_id=result.run_id,
-            )
+            log.info("check_run", **logs.check_run_fields(result))
             buf.seek(0)
             buf.truncate()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 
+from monitor.model import CheckResult
 from monitor.scrub import Scrubber
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -33,3 +34,18 @@ def configure(level: str, scrubber: Scrubber) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def check_run_fields(r: CheckResult) -> dict[str, Any]:
+    """The fields of the one `check_run` line per run, wherever a run ends (daemon or run --once)."""
+    return {
+        "integration": r.integration,
+        "check": r.check,
+        "category": r.category.value,
+        "outcome": r.outcome.value,
+        "duration_s": round(r.duration_s, 4),
+        "http_status": r.http_status,
+        "attempts": r.attempts,
+        "reason": r.reason,
+        "run_id": r.run_id,
+    }

@@ -15,6 +15,7 @@ import structlog
 
 from monitor.config.durations import format_duration
 from monitor.config.resolved import ResolvedCheck
+from monitor.logs import check_run_fields
 from monitor.model import Assertion, CheckResult, Findings, Outcome, ProbeError
 from monitor.probes import PROBES, ProbeContext
 from monitor.template import TemplateError
@@ -153,17 +154,7 @@ async def run_many(
         async with sem, global_sem:
             result = await run_check(check, make_ctx(check))
         results.append(result)
-        log.info(
-            "check_run",
-            integration=result.integration,
-            check=result.check,
-            category=result.category.value,
-            outcome=result.outcome.value,
-            duration_s=round(result.duration_s, 4),
-            http_status=result.http_status,
-            reason=result.reason,
-            run_id=result.run_id,
-        )
+        log.info("check_run", **check_run_fields(result))
         await on_result(result)
 
     async with asyncio.TaskGroup() as tg:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import structlog
 
+from monitor.logs import check_run_fields
 from monitor.metrics import Metrics
 from monitor.model import CheckResult
 from monitor.store import Store
@@ -84,18 +85,7 @@ class ResultSink:
             self._metrics.observe(r)
             if self._on_stored is not None:
                 self._on_stored(r)
-            log.info(
-                "check_run",
-                integration=r.integration,
-                check=r.check,
-                category=r.category.value,
-                outcome=r.outcome.value,
-                duration_s=round(r.duration_s, 4),
-                http_status=r.http_status,
-                attempts=r.attempts,
-                reason=r.reason,
-                run_id=r.run_id,
-            )
+            log.info("check_run", **check_run_fields(r))
 
 
 def _take_all(queue: asyncio.Queue[CheckResult | None]) -> list[CheckResult | None]:
