@@ -2,9 +2,9 @@
 
 prometheus_client's generate_latest builds a Sample and a label dict for every line and sorts and
 escapes every label set on every scrape: ~256 µs per configured check, on the event loop
-(bench/README.md, finding 3). Here each check's label string was formatted once, at declare time
-(monitor/metrics_series.py), a scrape is string joins over plain ints, and the loop runs between
-slices of `SLICE` checks. The output is byte-identical to generate_latest over the same registry
+(bench/README.md, round 1, finding 3). Here each check's label string was formatted once, at
+declare time (monitor/metrics_series.py), a scrape is string joins over plain ints, and the loop
+runs between slices of `SLICE` checks. The output is byte-identical to generate_latest over the same registry
 (tests/test_metrics.py holds it to that).
 """
 
@@ -47,8 +47,9 @@ async def render(plain: Sequence[Collector], table: SeriesTable) -> bytes:
     this order.
 
     Two steps run in a worker thread: the per-integration gauges (~70 ms for 1,000 integrations;
-    prometheus_client locks each metric, and the GIL is handed back to the loop every 5 ms) and
-    the final join of the body (26 MB for 10,000 checks, ~20 ms; bytes.join releases the GIL)."""
+    prometheus_client locks each metric; the loop gets the GIL back every switch interval, 1 ms
+    under `serve`) and the final join of the body (26 MB for 10,000 checks, ~20 ms; bytes.join
+    releases the GIL)."""
     out = [await asyncio.to_thread(_generate, plain)]
     out.extend(await _check_families(list(table.checks.values())))
     out.extend(await _lag_family(list(table.lags.values())))

@@ -3,8 +3,9 @@ that shows it to prometheus_client.
 
 prometheus_client keeps one child object per label set: a 13-bucket histogram child holds a lock
 and a value object per bucket, and each of the four `runs_total` outcomes is a child of its own —
-~7 KB per configured check, 70 MB at 10,000 checks (bench/README.md, finding 4). Here a check is
-one `__slots__` object holding plain ints and floats, and its label string is formatted once.
+~7 KB per configured check, 70 MB at 10,000 checks (bench/README.md, round 1, finding 4). Here a
+check is one `__slots__` object holding plain ints and floats, and its label string is formatted
+once.
 
 This module is the one source of truth for those series: `SeriesTable.collect()` (what
 `registry.get_sample_value`, the OpenMetrics fallback and `generate_latest` read) and
