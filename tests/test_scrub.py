@@ -89,3 +89,54 @@ def test_remembered_answers_stay_scrubbed_and_bounded() -> None:
     assert len(s._memo) <= scrub._MEMO_ENTRIES
     assert s.text("x" * 10_000 + "hunter2-secret").endswith(REDACTED)
     assert all(len(k) <= scrub._MEMO_MAX_CHARS for k in s._memo)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://api.trello.com/1/boards?key=abc123&token=def456", f"key={REDACTED}&token={REDACTED}"),
+        ("https://x.test/a?%74oken=def456&q=1", f"token={REDACTED}&q=1"),
+        ("https://user:pw@x.test/a?q=1", "https://x.test/a?q=1"),
+        ("https://x.test/a?q=hunter2-secret&page=2", f"q={REDACTED}&page=2"),
+        ("https://x.test/a?ms=50&id=20261123-abc", "https://x.test/a?ms=50&id=20261123-abc"),
+    ],
+)
+def test_url_redacts_credential_parameters_user_info_and_secrets(url: str, expected: str) -> None:
+    """Credential-named query parameters (also percent-encoded ones), user info and configured
+    secrets leave a URL; an ordinary URL comes back unchanged."""
+    assert expected in Scrubber(["hunter2-secret"]).url(url)
+
+
+def test_marker_prefilter_changes_no_answer() -> None:
+    """Skipping the pattern passes for text without their literal markers gives exactly what the
+    full passes give, for every credential shape and for ordinary text."""
+    import itertools
+
+    from monitor import scrub
+
+    s = Scrubber(["hunter2-secret"])
+    samples = [
+        "ghp_" + "a" * 30,
+        "github_pat_" + "b" * 30,
+        "xoxb-12345678-abcdefgh",
+        "xapp-1-ABCDEFGHIJ",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "Authorization: Bearer abcdefghijkl",
+        "Basic dXNlcjpwYXNzd29yZA==",
+        "lin_api_" + "c" * 30,
+        "ATATT" + "d" * 30,
+        "secret_" + "e" * 30,
+        "ntn_" + "f" * 30,
+        "pat-na1-" + "0123456789abcdef0123",
+        "figd_" + "g" * 30,
+        "sl." + "h" * 30,
+        "ACCESS_TOKEN=abcdefghijk&scope=x",
+        '{"refresh_token": "zyxwvutsrqpo"}',
+        "Set-Cookie: session=abc; HttpOnly",
+        "all 5 assertions held",
+        "http://127.0.0.1:9/delay?ms=50&id=20261123-abc",
+    ]
+    for a, b in itertools.product(samples, repeat=2):
+        text = f"{a} then {b}"
+        full = scrub._KEYED.sub(scrub._keep_key, s._shapes.sub(REDACTED, s._secrets.sub(REDACTED, text)))
+        assert s._scrub(text) == full, text
