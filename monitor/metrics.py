@@ -116,8 +116,15 @@ class Metrics:
             self.ratelimit_limit.labels(integration).set(rl.limit)
 
     def forget_integrations(self, keep: set[str]) -> None:
-        """Drop readiness series of integrations no longer configured (after a reload)."""
-        for metric in (self.readiness, self.claim_contradicted):
+        """Drop readiness and rate-limit series of integrations no longer configured (after a
+        reload): a removed integration must not keep showing its last quota or verdict."""
+        per_integration = (
+            self.readiness,
+            self.claim_contradicted,
+            self.ratelimit_remaining,
+            self.ratelimit_limit,
+        )
+        for metric in per_integration:
             for labels in {s.labels["integration"] for m in metric.collect() for s in m.samples}:
                 if labels not in keep:
                     _remove(metric, (labels,))

@@ -302,3 +302,23 @@ async def test_metrics_route_negotiates(aiohttp_client: Any) -> None:
 
     only = await client.get("/metrics", params={"name[]": "monitor_build_info"})
     assert (await only.text()).count("# TYPE") == 1
+
+
+def test_forgetting_an_integration_drops_its_readiness_and_quota_series() -> None:
+    """After a reload removes an integration, its verdict, readiness, claim and rate-limit series
+    are gone, and those of the integrations kept stay."""
+    m = Metrics()
+    for name in ("github", "slack"):
+        m.set_verdict(name, Verdict.READY, 1.0)
+        m.claim_contradicted.labels(name).set(0)
+        m.observe_ratelimit(name, RateLimit(remaining=10, limit=100))
+    m.forget_integrations({"github"})
+    r = m.registry
+    for metric in (
+        "integration_ratelimit_remaining",
+        "integration_ratelimit_limit",
+        "integration_readiness_score",
+    ):
+        assert r.get_sample_value(metric, {"integration": "github"}) is not None, metric
+        assert r.get_sample_value(metric, {"integration": "slack"}) is None, metric
+    assert r.get_sample_value("integration_verdict", {"integration": "slack", "verdict": "ready"}) is None
