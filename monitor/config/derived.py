@@ -28,6 +28,7 @@ from monitor.config.resolved import (
     ProbeKind,
     ResolvedCheck,
     first,
+    interval_and_timeout,
 )
 
 
@@ -48,6 +49,7 @@ def contract_checks(name: str, integ: Integration, pack: Pack, contract: Contrac
             auth=source.auth,
             http=source.http,
         )
+        interval, timeout = interval_and_timeout(override, source, integ, pack)
         out.append(
             ResolvedCheck(
                 integration=name,
@@ -55,18 +57,8 @@ def contract_checks(name: str, integ: Integration, pack: Pack, contract: Contrac
                 category=Category.CONTRACT,
                 kind=ProbeKind.CONTRACT,
                 spec=spec,
-                interval=first(
-                    override.interval if override else None,
-                    source.interval,
-                    integ.interval,
-                    pack.defaults.interval,
-                ),
-                timeout=first(
-                    override.timeout if override else None,
-                    source.timeout,
-                    integ.timeout,
-                    pack.defaults.timeout,
-                ),
+                interval=interval,
+                timeout=timeout,
                 latency_under=override.latency_under if override else None,
                 headers={**pack.defaults.headers, **integ.headers},
                 contract=op,

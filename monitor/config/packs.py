@@ -20,7 +20,13 @@ from monitor.template import placeholders
 
 if TYPE_CHECKING:
     from monitor.contracts.model import Contract
-from monitor.config.resolved import FUZZ_CHECK, ProbeKind, ResolvedCheck, contract_check_names, first
+from monitor.config.resolved import (
+    FUZZ_CHECK,
+    ProbeKind,
+    ResolvedCheck,
+    contract_check_names,
+    interval_and_timeout,
+)
 
 
 def available_packs(dirs: list[Path]) -> list[str]:
@@ -113,6 +119,7 @@ def resolve_checks(name: str, integ: Integration, pack: Pack) -> list[ResolvedCh
         override = integ.checks.get(check_name)
         if override is not None and not override.enabled:
             continue
+        interval, timeout = interval_and_timeout(override, spec, integ, pack)
         out.append(
             ResolvedCheck(
                 integration=name,
@@ -120,15 +127,8 @@ def resolve_checks(name: str, integ: Integration, pack: Pack) -> list[ResolvedCh
                 category=spec.category,
                 kind=ProbeKind.HTTP if spec.http is not None else ProbeKind.STEPS,
                 spec=spec,
-                interval=first(
-                    override.interval if override else None,
-                    spec.interval,
-                    integ.interval,
-                    pack.defaults.interval,
-                ),
-                timeout=first(
-                    override.timeout if override else None, spec.timeout, integ.timeout, pack.defaults.timeout
-                ),
+                interval=interval,
+                timeout=timeout,
                 latency_under=(override.latency_under if override else None)
                 or spec.latency_under
                 or pack.defaults.latency_under,

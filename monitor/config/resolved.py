@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.config.models import (
     Auth,
+    CheckOverride,
     CheckSpec,
     Claims,
     ConfigFile,
+    Integration,
     Pack,
     RateLimitPolicy,
 )
@@ -136,3 +138,15 @@ def first(*values: float | None) -> float:
         if v:
             return float(v)
     raise AssertionError("pack defaults always provide a value")
+
+
+def interval_and_timeout(
+    override: CheckOverride | None, source: CheckSpec, integ: Integration, pack: Pack
+) -> tuple[float, float]:
+    """The one precedence for a check's timing: the integration's override of this check, the
+    pack's check, the integration, the pack's defaults."""
+    mine = override or CheckOverride()
+    return (
+        first(mine.interval, source.interval, integ.interval, pack.defaults.interval),
+        first(mine.timeout, source.timeout, integ.timeout, pack.defaults.timeout),
+    )
