@@ -19,7 +19,7 @@ from monitor.config import Config, ResolvedCheck
 from monitor.model import CheckResult
 from monitor.probes import ProbeContext
 from monitor.probes.context import Exchange
-from monitor.probes.expect import SchemaCache
+from monitor.probes.schemas import SchemaCache
 from monitor.runner import new_run_id, run_many
 from monitor.scrub import Scrubber
 from monitor.store import Store

@@ -19,7 +19,7 @@ from monitor.auth import Credentials, TokenCache, credentials
 from monitor.config.models import AuthMode, RequestSpec
 from monitor.config.resolved import ResolvedCheck, ResolvedIntegration
 from monitor.model import Category, Evidence, RateLimit
-from monitor.probes.expect import SchemaCache
+from monitor.probes.schemas import SchemaCache
 from monitor.scrub import Scrubber
 from monitor.template import render
 

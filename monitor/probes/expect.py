@@ -11,12 +11,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from monitor.config.models import Condition, Expect, JsonType
 from monitor.jsontypes import json_type
 from monitor.model import Assertion
+from monitor.probes.schemas import SchemaCache
 from monitor.template import MISSING, lookup, render
 
 _TYPES: dict[JsonType, tuple[type, ...]] = {
@@ -28,34 +28,6 @@ _TYPES: dict[JsonType, tuple[type, ...]] = {
     JsonType.ARRAY: (list,),
     JsonType.NULL: (type(None),),
 }
-
-
-# Each config reload brings new (equal) schema objects; forget old identities past this many.
-_MAX_SCHEMA_OBJECTS = 10_000
-
-
-class SchemaCache:
-    """Compiled validators by schema identity: packs are loaded once, validators reused per run."""
-
-    def __init__(self) -> None:
-        self._validators: dict[str, Draft202012Validator] = {}
-        # The same schema object comes back every run: find it by identity before serialising
-        # it to a key (that json.dumps was 5% of the daemon's CPU). The entry keeps the schema
-        # alive, so its id cannot be reused by another object.
-        self._by_id: dict[int, tuple[Mapping[str, Any], Draft202012Validator]] = {}
-
-    def validator(self, schema: Mapping[str, Any]) -> Draft202012Validator:
-        known = self._by_id.get(id(schema))
-        if known is not None and known[0] is schema:
-            return known[1]
-        key = json.dumps(schema, sort_keys=True)
-        v = self._validators.get(key)
-        if v is None:
-            v = self._validators[key] = Draft202012Validator(schema)
-        if len(self._by_id) >= _MAX_SCHEMA_OBJECTS:  # reloads bring new schema objects
-            self._by_id.clear()
-        self._by_id[id(schema)] = (schema, v)
-        return v
 
 
 def evaluate(
@@ -94,7 +66,7 @@ def evaluate(
 
 
 def _schema(schema: Mapping[str, Any], body: Any, schemas: SchemaCache, step: str | None) -> list[Assertion]:
-    errors = list(schemas.validator(schema).iter_errors(body))
+    errors = schemas.errors(schema, body)
     if not errors:
         return [Assertion("schema", "body matches schema", "matches", True, step)]
     out = []
