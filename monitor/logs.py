@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 
+from monitor import jsoncodec
 from monitor.model import CheckResult
 from monitor.scrub import Scrubber
 
@@ -28,7 +29,7 @@ def configure(level: str, scrubber: Scrubber) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             scrub,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=jsoncodec.dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),

@@ -32,6 +32,7 @@ def _files(prefix: str) -> list[Path]:
 # module (file or package under monitor/) -> the monitor modules it must never import
 FORBIDDEN = {
     "model": ("monitor.",),  # imports nothing of ours (monitor.model itself excepted below)
+    "jsoncodec": ("monitor.",),
     "store": ("monitor.config", "monitor.probes", "monitor.engine", "monitor.cli", "monitor.server"),
     "store_schema": ("monitor.config", "monitor.probes", "monitor.engine", "monitor.cli", "monitor.server"),
     "store_window": ("monitor.config", "monitor.probes", "monitor.engine", "monitor.cli", "monitor.server"),

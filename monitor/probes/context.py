@@ -7,14 +7,13 @@ us at most `MAX_BODY` bytes, and the excerpt kept as evidence is smaller still.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
-from monitor import ratelimit
+from monitor import jsoncodec, ratelimit
 from monitor.auth import Credentials, TokenCache, credentials
 from monitor.config.models import AuthMode, RequestSpec
 from monitor.config.resolved import ResolvedCheck, ResolvedIntegration
@@ -132,7 +131,7 @@ async def send(
     is_json = False
     if text and not truncated:
         with contextlib.suppress(ValueError):
-            body, is_json = json.loads(text), True
+            body, is_json = jsoncodec.loads(text), True
     ex = Exchange(
         spec.method.value, url, spec.path, payload, status, resp_headers, text, body, is_json, truncated
     )
