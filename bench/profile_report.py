@@ -82,7 +82,7 @@ _ENTRY_POINTS = [
     ("monitor/sink.py", "_write", "result sink: store write, metrics, log lines"),
     ("monitor/daemon.py", "assess", "readiness assessment (main-thread part)"),
     ("monitor/metrics.py", "observe", "Metrics.observe"),
-    ("monitor/store_schema.py", "to_row", "store: CheckResult to row (to_dict)"),
+    ("monitor/store_schema.py", "rows", "store: CheckResults to insert rows (InsertPlan.rows)"),
     ("monitor/scrub.py", "text", "Scrubber.text (all callers)"),
     ("monitor/runner.py", "new_run_id", "new_run_id"),
 ]

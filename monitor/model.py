@@ -134,11 +134,17 @@ class CheckResult:
             "duration_s": round(self.duration_s, 6),
             "reason": self.reason,
             "http_status": self.http_status,
+            **self.detail(),
+            "attempts": self.attempts,
+            "flaky": self.flaky,
+        }
+
+    def detail(self) -> dict[str, Any]:
+        """What the store keeps whole in one JSON column: assertions, evidence, rate limit."""
+        return {
             "assertions": [_assertion_dict(a) for a in self.assertions],
             "evidence": _evidence_dict(self.evidence),
             "ratelimit": _ratelimit_dict(self.ratelimit),
-            "attempts": self.attempts,
-            "flaky": self.flaky,
         }
 
     @classmethod

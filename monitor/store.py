@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from monitor import jsoncodec, store_window
 from monitor.evidence import WindowEvidence
 from monitor.model import Category, CheckResult, Outcome
-from monitor.store_schema import from_row, metadata, results_table, to_row
+from monitor.store_schema import InsertPlan, from_row, metadata, results_table
 
 
 def engine_url(url: str) -> str:
@@ -47,6 +47,7 @@ class ResultQuery:
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._insert = InsertPlan(engine.dialect)
 
     @classmethod
     async def open(cls, url: str) -> Store:
@@ -66,8 +67,9 @@ class Store:
     async def write(self, results: Sequence[CheckResult]) -> None:
         if not results:
             return
+        rows = self._insert.rows(results)
         async with self._engine.begin() as conn:
-            await conn.execute(results_table.insert(), [to_row(r) for r in results])
+            await conn.exec_driver_sql(self._insert.sql, rows)
 
     async def query(self, q: ResultQuery | None = None) -> list[CheckResult]:
         """Newest first."""

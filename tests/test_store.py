@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from monitor import store_window
 from monitor.config.models import Policy
@@ -22,6 +23,7 @@ from monitor.evidence import from_results
 from monitor.model import Assertion, Category, CheckResult, Evidence, Outcome, RateLimit
 from monitor.readiness import assess, assess_evidence, latency_percentiles
 from monitor.store import ResultQuery, Store, engine_url
+from monitor.store_schema import INSERT_COLUMNS, results_table, to_values
 from tests.conftest import free_port
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -101,6 +103,20 @@ async def test_round_trip_and_filters(store: Store) -> None:
     assert await store.query(ResultQuery(integration="slack")) == [written[1]]
     assert await store.query(ResultQuery(outcome=Outcome.PASS, limit=1, offset=1)) == [written[0]]
     assert await store.count(ResultQuery(since=T0 + timedelta(minutes=2))) == 2
+
+
+async def test_a_written_row_is_the_row_sqlalchemys_own_insert_writes(store: Store) -> None:
+    """Store.write's planned positional insert stores exactly what results_table.insert() would:
+    same column values, DATETIME text and JSON detail included, on both backends."""
+    result = _result(1, "slack", Outcome.FAIL)
+    await store.write([result])
+    row = to_values(result)
+    async with store._engine.begin() as conn:
+        await conn.execute(results_table.insert(), [dict(zip(INSERT_COLUMNS, row, strict=True))])
+        t = results_table
+        # Read back as the database holds them: text for SQLite's DATETIME and JSON columns.
+        raw = (await conn.execute(sa.select(*(sa.cast(t.c[n], sa.Text) for n in INSERT_COLUMNS)))).all()
+    assert len(raw) == 2 and raw[0] == raw[1]
 
 
 async def test_prune_removes_only_older_results(store: Store) -> None:
