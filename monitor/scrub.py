@@ -91,7 +91,12 @@ class Scrubber:
         parts = [re.escape(f) for f in sorted(forms, key=len, reverse=True)]
         self._secrets = re.compile("|".join(parts)) if parts else None
         self._shapes = re.compile("|".join(f"(?:{p})" for p in _TOKEN_SHAPES))
+        # Two generations: a full young one becomes the old one. Unique strings (run ids, URLs
+        # that carry them) fill a generation every few seconds at 1,000 checks/s; one that
+        # recurs is found in the old generation and carried into the new, so it is never lost
+        # to that churn, as it was when a single full memo was simply cleared.
         self._memo: dict[str, str] = {}
+        self._old: dict[str, str] = {}
 
     def text(self, value: str) -> str:
         # A check run scrubs ~20 strings and most recur run after run ("200", a reason, an
@@ -99,10 +104,12 @@ class Scrubber:
         done = self._memo.get(value)
         if done is not None:
             return done
-        done = self._scrub(value)
+        done = self._old.get(value)
+        if done is None:
+            done = self._scrub(value)
         if len(value) <= _MEMO_MAX_CHARS:
-            if len(self._memo) >= _MEMO_ENTRIES:
-                self._memo.clear()  # crude, but bounded: at most ~1 MB, and refilled in a round
+            if len(self._memo) >= _MEMO_ENTRIES:  # bounded: two generations, at most ~2 MB
+                self._old, self._memo = self._memo, {}
             self._memo[value] = done
         return done
 

@@ -86,9 +86,25 @@ def test_remembered_answers_stay_scrubbed_and_bounded() -> None:
     assert first == s.text("token hunter2-secret here") == f"token {REDACTED} here"
     for i in range(scrub._MEMO_ENTRIES * 2):
         s.text(f"line {i}")
-    assert len(s._memo) <= scrub._MEMO_ENTRIES
+    assert len(s._memo) <= scrub._MEMO_ENTRIES and len(s._old) <= scrub._MEMO_ENTRIES
     assert s.text("x" * 10_000 + "hunter2-secret").endswith(REDACTED)
-    assert all(len(k) <= scrub._MEMO_MAX_CHARS for k in s._memo)
+    assert all(len(k) <= scrub._MEMO_MAX_CHARS for k in (*s._memo, *s._old))
+
+
+def test_a_recurring_string_outlives_a_stream_of_unique_ones() -> None:
+    """A string seen again while unique ones (run ids) churn the memo stays remembered: it is
+    never scrubbed a second time."""
+    from monitor import scrub
+
+    s = Scrubber(["hunter2-secret"])
+    calls: list[str] = []
+    real = s._scrub
+    s._scrub = lambda v: calls.append(v) or real(v)  # type: ignore[method-assign]
+    for i in range(scrub._MEMO_ENTRIES * 5):
+        s.text(f"run {i}")
+        if i % 1000 == 0:
+            assert s.text("all 6 assertions held") == "all 6 assertions held"
+    assert calls.count("all 6 assertions held") == 1
 
 
 @pytest.mark.parametrize(
