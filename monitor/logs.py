@@ -19,16 +19,23 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 def configure(level: str, scrubber: Scrubber) -> None:
     """structlog's configuration is process-wide by design; this is its one call site."""
 
+    text, data = scrubber.text, scrubber.data
+
     def scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        return {k: scrubber.data(v) if isinstance(v, str | dict | list) else v for k, v in event.items()}
+        return {
+            k: text(v) if type(v) is str else data(v) if isinstance(v, dict | list) else v
+            for k, v in event.items()
+        }
 
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            structlog.processors.format_exc_info,
+            # Everything the caller gave, tracebacks included, is scrubbed; the level and the
+            # timestamp are ours and come after, so a unique timestamp never costs a scrub.
+            scrub,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            scrub,
             structlog.processors.JSONRenderer(serializer=jsoncodec.dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
