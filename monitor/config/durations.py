@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -23,6 +24,8 @@ def parse_duration(value: object) -> float:
     raise ValueError(f"invalid duration {value!r} (use a number with a unit: 500ms, 10s, 5m, 1h, 1d)")
 
 
+# Pure, and a check run spells its latency budget every time: a few hundred distinct values.
+@functools.lru_cache(maxsize=1024)
 def format_duration(seconds: float) -> str:
     """The shortest exact spelling, so a report shows `24h`, not `86400.0`."""
     if seconds > 0 and seconds < 1:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
+
 from monitor.config.models import Expect
-from monitor.probes.expect import evaluate
+from monitor.probes.expect import evaluate, short
 from monitor.probes.schemas import SchemaCache
 
 
@@ -100,4 +103,14 @@ def test_graphql_errors_with_http_200_fail() -> None:
         out[-1].name == "graphql errors"
         and not out[-1].passed
         and "Authentication required" in out[-1].actual
+    )
+
+
+@pytest.mark.parametrize(
+    "value", [True, False, None, 0, -7, 2**70, 1.5, float("nan"), "a\nb", [1, "x"], {"k": None}]
+)
+def test_short_spells_a_value_as_json_does(value: object) -> None:
+    """A seen value is shown in JSON's spelling (true, null, 1.5), newlines flattened."""
+    assert short(value) == json.dumps(value, default=str).replace("\n", " ") or (
+        isinstance(value, str) and short(value) == value.replace("\n", " ")
     )
