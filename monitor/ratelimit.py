@@ -68,10 +68,11 @@ def parse(
     )
     if refused and retry_after is None:
         retry_after = 60.0  # refused without Retry-After still means "back off"; a minute is polite
-    result = RateLimit(
+    if remaining is None and limit is None and retry_after is None and not refused:
+        return None  # RateLimit.is_empty, without building one for every quiet response
+    return RateLimit(
         remaining=remaining, limit=limit, reset_at=reset, retry_after_s=retry_after, refused=refused
     )
-    return None if result.is_empty() else result
 
 
 def _retry_after(value: str | None, now: float) -> float | None:

@@ -130,7 +130,10 @@ def _judge(assertions: list[Assertion], findings: Findings) -> tuple[Outcome, st
 
 def _scrub_assertion(a: Assertion, ctx: ProbeContext) -> Assertion:
     s = ctx.scrubber
-    return Assertion(a.name, s.text(a.expected), s.text(a.actual), a.passed, a.step)
+    expected, actual = s.text(a.expected), s.text(a.actual)
+    if expected == a.expected and actual == a.actual:
+        return a  # nothing to redact (almost always): keep it rather than build it again
+    return Assertion(a.name, expected, actual, a.passed, a.step)
 
 
 async def run_many(
