@@ -6,6 +6,7 @@ returns can become code.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -35,6 +36,8 @@ def placeholders(value: Any) -> set[str]:
 def render(value: Any, variables: Mapping[str, Any]) -> Any:
     """Fill placeholders. A string that is exactly one placeholder keeps the variable's type."""
     if isinstance(value, str):
+        if "{{" not in value:
+            return value  # most of a pack is literal: no regex pass for it, every run
         whole = _PLACEHOLDER.fullmatch(value.strip())
         if whole:
             return _get(variables, whole.group(1))
@@ -53,17 +56,25 @@ def _get(variables: Mapping[str, Any], name: str) -> Any:
     return variables[name]
 
 
+@functools.lru_cache(maxsize=4096)
+def _segments(path: str) -> tuple[tuple[str | None, int | None], ...]:
+    """A path's keys and indexes, parsed once: packs look the same few paths up every run."""
+    return tuple(
+        (m.group(1), None if m.group(2) is None else int(m.group(2)))
+        for m in _SEGMENT.finditer(path.removeprefix("$."))
+    )
+
+
 def lookup(data: Any, path: str) -> Any:
     """The value at `a.b[0].c`, or MISSING. `$` or an empty path is the whole body."""
     if path in ("", "$"):
         return data
     current = data
-    for m in _SEGMENT.finditer(path.removeprefix("$.")):
-        key, index = m.group(1), m.group(2)
+    for key, index in _segments(path):
         if index is not None:
-            if not isinstance(current, list) or int(index) >= len(current):
+            if not isinstance(current, list) or index >= len(current):
                 return MISSING
-            current = current[int(index)]
+            current = current[index]
         else:
             if not isinstance(current, dict) or key not in current:
                 return MISSING
