@@ -14,17 +14,19 @@ json writes literals that no JSON parser but Python's accepts.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
-_LONG_DIGITS = re.compile(r"\d{19}")
+# Digits to "0", every other byte to "x": a run of 19 digits is then a plain substring search.
+# (A regular expression for it cost 15x orjson's own parse of the same text.)
+_DIGITS = bytes(0x30 if 0x30 <= i <= 0x39 else 0x78 for i in range(256))
+_LONG_RUN = b"0" * 19
 
 
 def loads(text: str) -> Any:
     """Parse like json.loads (raises ValueError on anything that is not JSON)."""
-    if _LONG_DIGITS.search(text) is None:
+    if _LONG_RUN not in text.encode("utf-8", "surrogatepass").translate(_DIGITS):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
