@@ -88,8 +88,7 @@ class Scrubber:
                 continue
             forms.update({s, quote(s, safe=""), quote_plus(s)})
             forms.add(base64.b64encode(s.encode()).decode().rstrip("="))
-        parts = [re.escape(f) for f in sorted(forms, key=len, reverse=True)]
-        self._secrets = re.compile("|".join(parts)) if parts else None
+        self._secrets = re.compile(_trie_pattern(forms)) if forms else None
         self._shapes = re.compile("|".join(f"(?:{p})" for p in _TOKEN_SHAPES))
         # Two generations: a full young one becomes the old one. Unique strings (run ids, URLs
         # that carry them) fill a generation every few seconds at 1,000 checks/s; one that
@@ -183,6 +182,38 @@ class Scrubber:
         if isinstance(value, str):
             return self.text(value)
         return value
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """One alternation of `words` shaped as a prefix tree, matching the longest at each position.
+
+    A flat `a|b|c...` makes the regex engine try every secret at every position: with a hundred
+    integrations' secrets in four spellings each, scrubbing one URL cost ~5 µs, a body excerpt
+    ~11. As a tree each position costs one path down it (~5x less). Greedy optional tails keep
+    the flat pattern's longest-first choice.
+    """
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _branch(trie)
+
+
+def _branch(node: dict[str, Any]) -> str:
+    out = []
+    while True:  # a run without branches is plain text; iterate so a long secret costs no depth
+        keys = [k for k in node if k]
+        if len(keys) == 1 and "" not in node:
+            out.append(re.escape(keys[0]))
+            node = node[keys[0]]
+            continue
+        break
+    if keys:
+        alternatives = "|".join(re.escape(k) + _branch(node[k]) for k in sorted(keys))
+        out.append(f"(?:{alternatives})?" if "" in node else f"(?:{alternatives})")
+    return "".join(out)
 
 
 def _keep_key(m: re.Match[str]) -> str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.scrub import REDACTED, Scrubber
 
@@ -156,3 +159,27 @@ def test_marker_prefilter_changes_no_answer() -> None:
         text = f"{a} then {b}"
         full = scrub._KEYED.sub(scrub._keep_key, s._shapes.sub(REDACTED, s._secrets.sub(REDACTED, text)))
         assert s._scrub(text) == full, text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    # Two letters and short words: secrets often share prefixes or contain one another.
+    secrets=st.lists(st.text(alphabet="ab", min_size=4, max_size=7), min_size=1, max_size=12),
+    text=st.text(alphabet="ab x", max_size=60),
+)
+def test_the_secret_tree_redacts_what_a_flat_longest_first_alternation_does(
+    secrets: list[str], text: str
+) -> None:
+    """Secrets sharing prefixes, or one the prefix of another, are redacted exactly as the plain
+    longest-first alternation would: same spans, same output."""
+    from monitor import scrub
+
+    flat = re.compile("|".join(re.escape(w) for w in sorted(set(secrets), key=len, reverse=True)))
+    tree = re.compile(scrub._trie_pattern(set(secrets)))
+    assert tree.sub(REDACTED, text) == flat.sub(REDACTED, text)
+
+
+def test_a_very_long_secret_is_redacted() -> None:
+    """A key thousands of characters long (a PEM body) compiles and is found."""
+    key = "MIIE" + "k" * 5000
+    assert Scrubber([key]).text(f"leaked {key} here") == f"leaked {REDACTED} here"
