@@ -34,7 +34,8 @@ from monitor.config.models import RequestSpec
 from monitor.metrics import Metrics
 from monitor.model import CheckResult, Findings
 from monitor.probes.context import Exchange, ProbeContext
-from monitor.probes.expect import SchemaCache, evaluate
+from monitor.probes.expect import evaluate
+from monitor.probes.schemas import SchemaCache
 from monitor.scrub import Scrubber
 from monitor.sink import ResultSink
 from monitor.store import Store
@@ -96,6 +97,8 @@ def probe_parts(config: Config, ctx: ProbeContext) -> dict[str, float]:
     check = config.checks[0]
     ex = exchange(ctx)
     schemas = SchemaCache()
+    schemas.errors(check.spec.expect.schema_ or {}, ex.body)
+    schemas.settle()  # the daemon compiles each schema once, on a worker thread
     variables = ctx.variables()
     spec = check.spec.http
     assert spec is not None

@@ -108,15 +108,12 @@ async def start_engine(config: Config) -> AsyncIterator[Engine]:
         # cleanups): aiohttp's default 5-minute total would only add a timer to every request.
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
     )
+    scrubber = Scrubber(config.secrets)
+    engine = Engine(config=config, session=session, store=store, scrubber=scrubber, sandbox=sandbox)
     try:
-        yield Engine(
-            config=config,
-            session=session,
-            store=store,
-            scrubber=Scrubber(config.secrets),
-            sandbox=sandbox,
-        )
+        yield engine
     finally:
+        engine.schemas.close()
         await session.close()
         await store.close()
         if sandbox is not None:

@@ -3,8 +3,8 @@
 jsonschema (Draft 2020-12) names every violation, which is what a report shows; but walking the
 schema costs ~18 µs for even a five-line one, the largest single part of judging a response
 (bench/README.md). Most responses conform, so each schema is also compiled to plain Python with
-fastjsonschema, and a body it accepts is accepted without jsonschema. Anything it rejects is
-judged again by jsonschema, whose verdict and messages stand.
+fastjsonschema (on a worker thread: see SchemaCache), and a body it accepts is accepted without
+jsonschema. Anything it rejects is judged again by jsonschema, whose verdict and messages stand.
 
 fastjsonschema implements draft-07, not 2020-12, so only schemas whose every keyword means the
 same in both are compiled (`_SAME_IN_BOTH`); any other schema ($ref, prefixItems,
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from concurrent import futures
+from concurrent.futures import Future
 from typing import Any
 
 import fastjsonschema
@@ -49,25 +51,54 @@ _NUMERIC = frozenset(
 )  # fmt: skip
 
 _Fast = Callable[[Any], Any]
-_Entry = tuple[Mapping[str, Any], Draft202012Validator, _Fast | None]  # schema, full, fast
+
+
+class _Validators:
+    """One schema's jsonschema validator, and its compiled one once a worker has built it."""
+
+    __slots__ = ("_pending", "fast", "full")
+
+    def __init__(self, full: Draft202012Validator, pending: Future[_Fast | None] | None) -> None:
+        self.full = full
+        self.fast: _Fast | None = None
+        self._pending = pending
+
+    def compiled(self) -> _Fast | None:
+        pending = self._pending
+        if pending is not None and pending.done():
+            self._pending = None
+            if not pending.cancelled() and pending.exception() is None:
+                self.fast = pending.result()
+        return self.fast
+
+    def wait(self, timeout: float | None) -> None:
+        if self._pending is not None:
+            futures.wait([self._pending], timeout=timeout)
 
 
 class SchemaCache:
-    """Validators by schema identity: packs are loaded once, validators reused per run."""
+    """Validators by schema identity: packs are loaded once, validators reused per run.
+
+    Compiling takes ~1.5 ms plus ~0.3 ms a property (a big provider schema, a good part of a
+    second): too long to hold the event loop. So it happens on a worker thread, and until it is
+    done, jsonschema alone judges; the verdict is the same either way.
+    """
 
     def __init__(self) -> None:
-        self._by_key: dict[str, tuple[Draft202012Validator, _Fast | None]] = {}
+        self._by_key: dict[str, _Validators] = {}
         # The same schema object comes back every run: find it by identity before serialising
         # it to a key (that json.dumps was 5% of the daemon's CPU). The entry keeps the schema
         # alive, so its id cannot be reused by another object.
-        self._by_id: dict[int, _Entry] = {}
+        self._by_id: dict[int, tuple[Mapping[str, Any], _Validators]] = {}
+        self._compiler: futures.ThreadPoolExecutor | None = None
 
     def validator(self, schema: Mapping[str, Any]) -> Draft202012Validator:
-        return self._compiled(schema)[1]
+        return self._validators(schema).full
 
     def errors(self, schema: Mapping[str, Any], instance: Any) -> list[ValidationError]:
         """Every violation of `schema` by `instance`, as jsonschema names them ([] if none)."""
-        _, full, fast = self._compiled(schema)
+        found = self._validators(schema)
+        fast = found.compiled()
         if fast is not None:
             try:
                 fast(instance)
@@ -75,20 +106,38 @@ class SchemaCache:
                 pass
             else:
                 return []
-        return list(full.iter_errors(instance))
+        return list(found.full.iter_errors(instance))
 
-    def _compiled(self, schema: Mapping[str, Any]) -> _Entry:
+    def settle(self, timeout: float | None = None) -> None:
+        """Wait until every compilation asked for so far is done (for tests and benchmarks)."""
+        for found in self._by_key.values():
+            found.wait(timeout)
+
+    def close(self) -> None:
+        """Drop compilations not yet started; one under way finishes in its thread."""
+        if self._compiler is not None:
+            self._compiler.shutdown(wait=False, cancel_futures=True)
+            self._compiler = None
+
+    def _validators(self, schema: Mapping[str, Any]) -> _Validators:
         known = self._by_id.get(id(schema))
         if known is not None and known[0] is schema:
-            return known
+            return known[1]
         key = json.dumps(schema, sort_keys=True)
-        pair = self._by_key.get(key)
-        if pair is None:
-            pair = self._by_key[key] = (Draft202012Validator(schema), _fast_validator(schema))
+        found = self._by_key.get(key)
+        if found is None:
+            found = self._by_key[key] = _Validators(Draft202012Validator(schema), self._compile(schema))
         if len(self._by_id) >= _MAX_SCHEMA_OBJECTS:
             self._by_id.clear()
-        entry = self._by_id[id(schema)] = (schema, *pair)
-        return entry
+        self._by_id[id(schema)] = (schema, found)
+        return found
+
+    def _compile(self, schema: Mapping[str, Any]) -> Future[_Fast | None] | None:
+        if _portable(schema) is None:
+            return None
+        if self._compiler is None:
+            self._compiler = futures.ThreadPoolExecutor(1, thread_name_prefix="atom-schema-compile")
+        return self._compiler.submit(_fast_validator, schema)
 
 
 def _fast_validator(schema: Mapping[str, Any]) -> _Fast | None:

@@ -78,7 +78,36 @@ def test_errors_are_exactly_jsonschemas(instance: Any, which: int) -> None:
     """For any body, SchemaCache.errors finds what Draft 2020-12 jsonschema finds, no more, no less."""
     schema = JUDGED[which]
     expected = [e.message for e in Draft202012Validator(schema).iter_errors(instance)]
-    assert [e.message for e in SchemaCache().errors(schema, instance)] == expected
+    cache = SchemaCache()
+    before = [e.message for e in cache.errors(schema, instance)]  # compiled one maybe not ready
+    cache.settle()
+    assert before == [e.message for e in cache.errors(schema, instance)] == expected
+
+
+def test_compiling_happens_on_a_worker_thread() -> None:
+    """The compiled validator is built off the calling thread (the event loop in the daemon) and
+    used once it is ready; a cache that is closed drops compilations not yet started."""
+    import threading
+
+    cache = SchemaCache()
+    threads: list[str] = []
+    schema = PORTABLE[0]
+    with pytest.MonkeyPatch.context() as mp:
+        from monitor.probes import schemas
+
+        real = schemas._fast_validator
+
+        def spy(s: dict[str, Any]) -> Any:
+            threads.append(threading.current_thread().name)
+            return real(s)
+
+        mp.setattr(schemas, "_fast_validator", spy)
+        cache.errors(schema, {"ok": True, "service": "x"})
+        cache.settle()
+    assert threads and threads[0].startswith("atom-schema-compile")
+    assert cache._validators(schema).compiled() is not None
+    cache.close()
+    assert cache.errors(PORTABLE[1], []) != []  # still judged, by jsonschema
 
 
 def test_format_is_an_annotation_as_in_jsonschema() -> None:
