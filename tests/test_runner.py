@@ -301,3 +301,19 @@ async def test_concurrent_checks_share_one_oauth2_refresh(provider: Any, probe_c
     assert all(r.outcome is Outcome.PASS for r in results)
     refreshed = [r for r in results if any(a.name == "token endpoint" for a in r.assertions)]
     assert len(refreshed) == 1
+
+
+def test_run_ids_are_the_utc_second_and_a_random_suffix() -> None:
+    """A run id starts with the UTC second it was made in and is unique among many made at once."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.runner import new_run_id
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    ids = [new_run_id() for _ in range(10_000)]
+    after = datetime.now(UTC)
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"\d{14}-[0-9a-f]{8}", i) for i in ids)
+    stamp = datetime.strptime(ids[-1][:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    assert before <= stamp <= after + timedelta(seconds=1)
