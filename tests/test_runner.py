@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from pydantic import SecretStr
 
 from monitor.config.models import BearerAuth, OAuth2RefreshAuth
 from monitor.model import Category, Outcome
-from monitor.runner import run_check
+from monitor.runner import new_run_id, run_check
 from tests.conftest import make_check, make_integration
 
 
@@ -305,11 +307,6 @@ async def test_concurrent_checks_share_one_oauth2_refresh(provider: Any, probe_c
 
 def test_run_ids_are_the_utc_second_and_a_random_suffix() -> None:
     """A run id starts with the UTC second it was made in and is unique among many made at once."""
-    import re
-    from datetime import UTC, datetime, timedelta
-
-    from monitor.runner import new_run_id
-
     before = datetime.now(UTC).replace(microsecond=0)
     ids = [new_run_id() for _ in range(10_000)]
     after = datetime.now(UTC)
