@@ -321,9 +321,10 @@ def git_commit() -> str:
 
 
 def meta(
-    args: argparse.Namespace, started: datetime, took: float, load_before: str, load_after: str
+    args: argparse.Namespace, started: datetime, took: float, load_before: str, load_after: str, steal: float
 ) -> dict[str, str]:
     m = machine()
+    cpu_seconds = took * int(m["nproc"])
     return {
         "Date": f"{started:%Y-%m-%d %H:%M} UTC; the run took {took:.0f} s",
         "Command": f"`{command()}` (`make bench`)",
@@ -332,6 +333,8 @@ def meta(
         "`serve` sets them (monitor/runtime.py)",
         "Load average (1/5/15 min) before / after": f"{load_before} / {load_after} (other work on the "
         "machine shares its 2 CPUs and adds noise)",
+        "CPU time the hypervisor took (steal)": f"{steal:.1f} s of the run's {cpu_seconds:.0f} CPU-seconds "
+        f"({steal / cpu_seconds:.1%}); stolen time lands in tails (lag, latency error) as pauses",
         "Peer": peer.version(),
         "atom-monitor": git_commit(),
         "Workload": f"{args.checks:,} HTTP checks (10 per integration; bearer auth, status, JSON Schema, "
@@ -354,6 +357,12 @@ def command() -> str:
 
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def steal_s() -> float:
+    """CPU time the hypervisor has taken from this VM since boot (/proc/stat, all CPUs)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
 
 
 def parse_args() -> argparse.Namespace:
@@ -394,12 +403,13 @@ def main() -> None:
     args = parse_args()
     if not Path(peer.BLACKBOX).exists():
         raise SystemExit(f"{peer.BLACKBOX} is missing: apt-get install prometheus-blackbox-exporter")
-    started, t0, load_before = datetime.now(UTC), time.monotonic(), loadavg()
+    started, t0, load_before, steal0 = datetime.now(UTC), time.monotonic(), loadavg(), steal_s()
     workdir = Path(tempfile.mkdtemp(prefix="atom-bench-"))
     try:
         figures, profiled = measure(args, workdir)
         profile = summarize(Path(profiled["profile_path"]), profiled) if profiled else None
-        text = render(meta(args, started, time.monotonic() - t0, load_before, loadavg()), figures, profile)
+        took = time.monotonic() - t0
+        text = render(meta(args, started, took, load_before, loadavg(), steal_s() - steal0), figures, profile)
     finally:
         if args.keep:
             progress(f"work directory kept: {workdir}")
