@@ -81,18 +81,22 @@ def _count_batches() -> None:
 
 
 def _time_assessments() -> None:
-    """Time Daemon.assess: it runs on the event loop, so its length is lag for every check due."""
-    assess = Daemon.assess
+    """Time Daemon.assess and Daemon.refresh_verdicts (what the assess loop runs without a
+    report_dir): their work shares the event loop with every check due meanwhile."""
 
-    async def timed(self: Daemon) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        try:
-            return await assess(self)
-        finally:
-            ASSESS_S.append(time.perf_counter() - t0)
-            STALLS.append((t0, time.perf_counter(), "readiness assessment"))
+    def wrap(method: Any) -> Any:
+        async def timed(self: Daemon) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await method(self)
+            finally:
+                ASSESS_S.append(time.perf_counter() - t0)
+                STALLS.append((t0, time.perf_counter(), "readiness assessment"))
 
-    Daemon.assess = timed  # type: ignore[method-assign]
+        return timed
+
+    Daemon.assess = wrap(Daemon.assess)  # type: ignore[method-assign]
+    Daemon.refresh_verdicts = wrap(Daemon.refresh_verdicts)  # type: ignore[method-assign]
 
 
 def _count_completed() -> None:
@@ -255,11 +259,12 @@ async def window(runner: web.AppRunner, duration: float, every: float) -> list[t
 
 
 async def timed_assess(daemon: Daemon) -> tuple[float, int]:
-    """One readiness assessment over everything stored so far, and how many results that was."""
+    """One periodic readiness assessment (the verdict gauges) over everything stored so far, and
+    how many results that was."""
     assert daemon.engine is not None
     rows = await daemon.engine.store.count()
     t0 = time.perf_counter()
-    await daemon.assess()
+    await daemon.refresh_verdicts()
     return time.perf_counter() - t0, rows
 
 

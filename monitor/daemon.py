@@ -56,9 +56,8 @@ class Daemon:
 
         assert self.engine is not None
         doc = await reporting.from_store(self.config, store=self.engine.store)
-        for integ in doc["integrations"]:
-            self.metrics.set_verdict(integ["name"], Verdict(integ["verdict"]), float(integ["score"] or 0.0))
-            self.metrics.claim_contradicted.labels(integ["name"]).set(1 if integ["claim_contradicted"] else 0)
+        for i in doc["integrations"]:
+            self._set_gauges(i["name"], Verdict(i["verdict"]), i["score"], i["claim_contradicted"])
         self.metrics.forget_integrations(set(self.config.integrations))
         self.readiness, self.readiness_at = doc, time.monotonic()
         report_dir = self.config.file.monitor.report_dir
@@ -68,6 +67,21 @@ class Daemon:
             # Off the event loop: rendering and writing must not delay a scheduled check.
             await asyncio.to_thread(write, doc, self.config_path.parent / report_dir, {"json", "html"})
         return doc
+
+    async def refresh_verdicts(self) -> None:
+        """The verdict gauges alone, judged as assess() judges, without building the document
+        (built when /report asks, or by assess() when a report_dir is configured)."""
+        from monitor import reporting  # the report layer sits above the daemon's core
+
+        assert self.engine is not None
+        assessed = await reporting.verdicts_from_store(self.config, self.engine.store)
+        for name, ir in assessed.items():
+            self._set_gauges(name, ir.verdict, ir.score, ir.claim_contradicted)
+        self.metrics.forget_integrations(set(self.config.integrations))
+
+    def _set_gauges(self, name: str, verdict: Verdict, score: float | None, contradicted: bool) -> None:
+        self.metrics.set_verdict(name, verdict, float(score or 0.0))
+        self.metrics.claim_contradicted.labels(name).set(1 if contradicted else 0)
 
     async def current_readiness(self, max_age_s: float = 2.0) -> dict[str, Any]:
         """The cached document while fresh: a dashboard refreshing /report must not re-scan the store."""
@@ -183,7 +197,10 @@ async def _assess_loop(daemon: Daemon) -> None:
         await asyncio.sleep(max(assess_interval(daemon.config), cost / ASSESS_SHARE))
         started = time.monotonic()
         try:
-            await daemon.assess()
+            if daemon.config.file.monitor.report_dir is not None:
+                await daemon.assess()  # the files need the whole document
+            else:
+                await daemon.refresh_verdicts()
         except Exception:
             log.exception("readiness_assessment_failed")
         cost = time.monotonic() - started

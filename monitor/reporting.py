@@ -19,7 +19,7 @@ from monitor.config.errors import issues_from_validation
 from monitor.config.models import Policy
 from monitor.evidence import WindowEvidence, from_results
 from monitor.model import CheckResult
-from monitor.readiness import assess_evidence, latency_percentiles
+from monitor.readiness import IntegrationReadiness, assess_evidence, latency_percentiles
 from monitor.report import ReportInput, build, categories_of, checks_of
 from monitor.store import Store
 
@@ -43,13 +43,7 @@ def document_of(config: Config, evidence: WindowEvidence) -> dict[str, Any]:
     """The report of a window's evidence, generated at its end. `config`'s policy window must be
     the evidence's (`_windowed` does that)."""
     policy = config.file.policy
-    assessed = assess_evidence(
-        evidence,
-        policy=policy,
-        integrations=categories_of(config),
-        claims={n: i.claims for n, i in config.integrations.items()},
-        checks=checks_of(config),
-    )
+    assessed = _assessed(config, evidence)
     return build(
         ReportInput(
             config=config,
@@ -59,6 +53,33 @@ def document_of(config: Config, evidence: WindowEvidence) -> dict[str, Any]:
             distribution={n: ev.distribution for n, ev in evidence.integrations.items()},
         )
     )
+
+
+def _assessed(config: Config, evidence: WindowEvidence) -> dict[str, IntegrationReadiness]:
+    return assess_evidence(
+        evidence,
+        policy=config.file.policy,
+        integrations=categories_of(config),
+        claims={n: i.claims for n, i in config.integrations.items()},
+        checks=checks_of(config),
+    )
+
+
+async def verdicts_from_store(config: Config, store: Store) -> dict[str, IntegrationReadiness]:
+    """Each integration's verdict, score and contradicted claims over the policy window ending
+    now: what the daemon's gauges show. The same judging as from_store, without the document and
+    without reading the newest results' assertions and evidence back (a verdict needs neither):
+    decoding those and building a document held the daemon's event loop for most of an
+    assessment (bench/README.md)."""
+    now = datetime.now(UTC)
+    policy = config.file.policy
+    evidence = await store.window_evidence(
+        now - timedelta(seconds=policy.window),
+        now,
+        percentiles=latency_percentiles(policy, config.integrations),
+        detail=False,
+    )
+    return _assessed(config, evidence)
 
 
 async def from_store(

@@ -83,13 +83,21 @@ class Store:
         return await _results(rows)
 
     async def window_evidence(
-        self, since: datetime, until: datetime, *, percentiles: Collection[float] = ()
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        percentiles: Collection[float] = (),
+        detail: bool = True,
     ) -> WindowEvidence:
         """What readiness needs of the results with since <= started_at <= until, computed by the
         database (store_window.py): counts, latency percentiles (the category ones and
-        `percentiles` per integration), and only a few results per check in full."""
+        `percentiles` per integration), and only a few results per check in full (without
+        their assertions and evidence unless `detail`)."""
         async with self._engine.connect() as conn:
-            return await store_window.window_evidence(conn, since, until, frozenset(percentiles))
+            return await store_window.window_evidence(
+                conn, since, until, frozenset(percentiles), detail=detail
+            )
 
     async def count(self, q: ResultQuery | None = None) -> int:
         stmt = sa.select(sa.func.count()).select_from(results_table)

@@ -209,3 +209,41 @@ async def test_shutdown_flushes_every_completed_result(tmp_path: Path, provider:
     store = await Store.open(f"sqlite:///{tmp_path}/r.db")
     assert counted > 0 and await store.count() == counted
     await store.close()
+
+
+async def test_periodic_verdicts_equal_the_full_assessment(tmp_path: Path, provider: str) -> None:
+    """The assess loop's light refresh (no document) sets the verdict and score gauges exactly as a
+    full assessment does, and leaves the document to be built when /report asks."""
+    client = await _daemon(_config(tmp_path, provider))
+    try:
+        daemon = client.app[DAEMON]
+        assert daemon.scheduler is not None
+        for _ in range(3):
+            await daemon.scheduler.trigger(daemon.config.checks)
+        assert daemon.engine is not None
+        store = daemon.engine.store
+
+        async def stored() -> bool:  # the sink writes in batches, a moment after the runs end
+            return await store.count() >= 6
+
+        await _wait_for(stored)
+        registry = daemon.metrics.registry
+
+        def gauges() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+            wanted = ("integration_verdict", "integration_readiness_score", "integration_claim_contradicted")
+            return {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for m in registry.collect()
+                for s in m.samples
+                if s.name in wanted
+            }
+
+        daemon.readiness = None
+        await daemon.refresh_verdicts()
+        light = gauges()
+        assert daemon.readiness is None  # no document built
+        await daemon.assess()
+        assert gauges() == light
+        assert light[("integration_verdict", (("integration", "local"), ("verdict", "ready")))] == 1
+    finally:
+        await client.close()

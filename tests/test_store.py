@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from monitor import store_window
 from monitor.config.models import Policy
 from monitor.evidence import from_results
-from monitor.model import Assertion, Category, CheckResult, Evidence, Outcome, RateLimit
+from monitor.model import Assertion, Category, CheckResult, Evidence, Outcome, RateLimit, Verdict
 from monitor.readiness import assess, assess_evidence, latency_percentiles
 from monitor.store import ResultQuery, Store, engine_url
 from monitor.store_schema import INSERT_COLUMNS, results_table, to_values
@@ -205,6 +205,26 @@ async def test_window_evidence_equals_evidence_from_results(store: Store, seed: 
     ]
     assert judged[0] == judged[1]
     assert judged[0] == assess(results, policy=_POLICY, now=UNTIL, integrations=covered, checks=checks)
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+async def test_verdicts_without_detail_are_the_verdicts_with_it(store: Store, seed: int) -> None:
+    """Evidence read without the results' assertions and evidence (the daemon's gauges) judges
+    every integration exactly as the full evidence does: verdict, rule, score, claims."""
+    await store.write(_window_dataset(seed))
+    covered = {i: {cat for _, cat in cs} | {Category.SECURITY} for i, cs in _WINDOW_CHECKS.items()}
+    wanted = latency_percentiles(_POLICY, covered)
+    full = await store.window_evidence(SINCE, UNTIL, percentiles=wanted)
+    light = await store.window_evidence(SINCE, UNTIL, percentiles=wanted, detail=False)
+    newest = [r for ev in light.integrations.values() for r in ev.newest.values()]
+    assert newest and all(not r.assertions and r.evidence is None for r in newest)
+    judged = [assess_evidence(ev, policy=_POLICY, integrations=covered) for ev in (full, light)]
+
+    def verdicts(j: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+        return {n: (r.verdict, r.rule, r.score, r.samples, r.claim_contradicted) for n, r in j.items()}
+
+    assert verdicts(judged[0]) == verdicts(judged[1])
+    assert {v[0] for v in verdicts(judged[0]).values()} != {Verdict.UNKNOWN}  # something was judged
 
 
 async def test_window_evidence_in_batches_is_the_same(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
