@@ -215,8 +215,9 @@ def _as(result: CheckResult, integration: str, check: str, **changes: Any) -> Ch
 
 
 async def readiness_us(config: Config, result: CheckResult, rows: int, workdir: Path) -> dict[str, float]:
-    """One readiness assessment as the daemon makes it (reporting.from_store: the window's
-    aggregates in SQL, a few full results per check, the document). Process CPU time, so
+    """One readiness assessment as the daemon's assess loop makes it (reporting.verdicts_from_store:
+    the window's aggregates in SQL, a few results per check without their detail, the verdicts;
+    no document). Process CPU time, so
     SQLite's work in aiosqlite's thread counts too. Timed over `rows` and 4 x `rows` stored
     results and split into a part per configured check and a part per stored result."""
     first = await _one_assessment(config, result, rows, workdir / "readiness-1.db")
@@ -240,9 +241,9 @@ async def _one_assessment(config: Config, result: CheckResult, rows: int, db: Pa
                 for i, c in ((i, checks[i % len(checks)]) for i in range(start, min(rows, start + 10_000)))
             ]
         )
-    await reporting.from_store(config, store=store)  # warm: compiled statements, page cache
+    await reporting.verdicts_from_store(config, store)  # warm: compiled statements, page cache
     t0 = time.process_time()
-    await reporting.from_store(config, store=store)
+    await reporting.verdicts_from_store(config, store)
     took = time.process_time() - t0
     await store.close()
     return took

@@ -280,7 +280,8 @@ def readiness_outlook(f: Figures) -> list[str]:
     window = f.components.get("policy_window_s", DAY)
     lines = [
         "One readiness assessment has the database aggregate the policy window (counts, buckets, "
-        f"exact percentiles) and judges the aggregates: {per_check:.0f} µs per configured check "
+        "exact percentiles) and judges the aggregates into the verdict gauges (a document, built "
+        f"when /report asks, comes on top): {per_check:.0f} µs per configured check "
         f"plus {per_row:.1f} µs per stored result (components: timed over "
         f"{f.components.get('rows', 0):,} and four times as many results of "
         f"{f.components.get('checks', 0):,} checks). The daemon repeats it every "
