@@ -7,7 +7,7 @@ fastjsonschema (on a worker thread: see SchemaCache), and a body it accepts is a
 jsonschema. Anything it rejects is judged again by jsonschema, whose verdict and messages stand.
 
 fastjsonschema implements draft-07, not 2020-12, so only schemas whose every keyword means the
-same in both are compiled (`_SAME_IN_BOTH`); any other schema ($ref, prefixItems,
+same in both are compiled (`_portable`); any other schema ($ref, prefixItems,
 unevaluatedProperties, ...) is judged by jsonschema alone. `format` is dropped before compiling:
 jsonschema treats it as an annotation (no format checker), fastjsonschema would assert it.
 """
@@ -133,18 +133,21 @@ class SchemaCache:
         return found
 
     def _compile(self, schema: Mapping[str, Any]) -> Future[_Fast | None] | None:
-        if _portable(schema) is None:
+        portable = _portable(schema)
+        if portable is None:
             return None
         if self._compiler is None:
             self._compiler = futures.ThreadPoolExecutor(1, thread_name_prefix="atom-schema-compile")
-        return self._compiler.submit(_fast_validator, schema)
+        return self._compiler.submit(_compile_portable, portable)
 
 
 def _fast_validator(schema: Mapping[str, Any]) -> _Fast | None:
     """A compiled validator for a schema that means the same in draft-07, else None."""
     portable = _portable(schema)
-    if portable is None:
-        return None
+    return None if portable is None else _compile_portable(portable)
+
+
+def _compile_portable(portable: dict[str, Any]) -> _Fast | None:
     try:
         # use_default=False: fastjsonschema would otherwise write defaults into the body.
         return fastjsonschema.compile(portable, use_default=False)

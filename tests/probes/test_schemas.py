@@ -95,13 +95,13 @@ def test_compiling_happens_on_a_worker_thread() -> None:
     with pytest.MonkeyPatch.context() as mp:
         from monitor.probes import schemas
 
-        real = schemas._fast_validator
+        real = schemas._compile_portable
 
         def spy(s: dict[str, Any]) -> Any:
             threads.append(threading.current_thread().name)
             return real(s)
 
-        mp.setattr(schemas, "_fast_validator", spy)
+        mp.setattr(schemas, "_compile_portable", spy)
         cache.errors(schema, {"ok": True, "service": "x"})
         cache.settle()
     assert threads and threads[0].startswith("atom-schema-compile")
