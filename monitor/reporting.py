@@ -71,14 +71,7 @@ async def verdicts_from_store(config: Config, store: Store) -> dict[str, Integra
     without reading the newest results' assertions and evidence back (a verdict needs neither):
     decoding those and building a document held the daemon's event loop for most of an
     assessment (bench/README.md)."""
-    now = datetime.now(UTC)
-    policy = config.file.policy
-    evidence = await store.window_evidence(
-        now - timedelta(seconds=policy.window),
-        now,
-        percentiles=latency_percentiles(policy, config.integrations),
-        detail=False,
-    )
+    evidence = await _window_evidence(config, store, datetime.now(UTC), detail=False)
     # ~10 ms for a thousand checks: in one piece on the event loop it made due checks late.
     return await asyncio.to_thread(_assessed, config, evidence)
 
@@ -90,23 +83,28 @@ async def from_store(
     hands back counts, percentiles and a few full results per check: the cost of a report grows
     with the number of checks, and only the database's grows with the number of results. `now`
     (default: the clock) ends the window."""
-    now = now or datetime.now(UTC)
     config = _windowed(config, window_s)
-    policy = config.file.policy
     own = store is None
     store = store or await Store.open(config.file.monitor.store)
     try:
-        evidence = await store.window_evidence(
-            now - timedelta(seconds=policy.window),
-            now,
-            percentiles=latency_percentiles(policy, config.integrations),
-        )
+        evidence = await _window_evidence(config, store, now or datetime.now(UTC), detail=True)
     finally:
         if own:
             await store.close()
     # A thousand checks' document is still milliseconds of CPU:
     # in a thread, so a daemon's scheduled checks start on time meanwhile.
     return await asyncio.to_thread(document_of, config, evidence)
+
+
+async def _window_evidence(config: Config, store: Store, now: datetime, *, detail: bool) -> WindowEvidence:
+    """The evidence of `config`'s policy window ending `now`, with the percentiles it judges by."""
+    policy = config.file.policy
+    return await store.window_evidence(
+        now - timedelta(seconds=policy.window),
+        now,
+        percentiles=latency_percentiles(policy, config.integrations),
+        detail=detail,
+    )
 
 
 def _windowed(config: Config, window_s: float | None) -> Config:
