@@ -62,6 +62,8 @@ class Credentials:
     # The token endpoint's answer when it refused (429 with Retry-After: the check is skipped).
     status: int | None = None
     ratelimit: RateLimit | None = None
+    # Seconds spent waiting for the token endpoint's answer (part of the check's duration).
+    waited_s: float = 0.0
 
     @property
     def obtained(self) -> bool:
@@ -131,6 +133,7 @@ async def _refresh(
     }
     if auth.scope:
         form["scope"] = auth.scope
+    sent = time.perf_counter()
     async with session.post(url, data=form, headers={"Accept": "application/json"}) as resp:
         status = resp.status
         limited = parse_ratelimit(resp.headers, status)
@@ -138,6 +141,7 @@ async def _refresh(
             body = await resp.json(content_type=None)
         except ValueError:
             body = None
+    waited = time.perf_counter() - sent
     access = body.get("access_token") if isinstance(body, dict) else None
     ok = status == 200 and isinstance(access, str) and bool(access)
     seen = f"HTTP {status}"
@@ -149,13 +153,13 @@ async def _refresh(
         seen += " without access_token"
     check = Assertion("token endpoint", "HTTP 200 with an access_token", seen, ok, step="oauth2 refresh")
     if not ok or not isinstance(access, str) or not isinstance(body, dict):
-        return Credentials({}, {}, (check,), status=status, ratelimit=limited)
+        return Credentials({}, {}, (check,), status=status, ratelimit=limited, waited_s=waited)
     rotated = body.get("refresh_token")
     if isinstance(rotated, str) and rotated:
         cache.refresh_tokens[cache_key] = rotated
     ttl = float(body.get("expires_in") or 3600)
     cache.put(cache_key, access, ttl)
-    return Credentials({"Authorization": f"Bearer {access}"}, {}, (check,))
+    return Credentials({"Authorization": f"Bearer {access}"}, {}, (check,), waited_s=waited)
 
 
 def sandbox_credential(auth: Auth) -> list[str]:

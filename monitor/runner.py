@@ -43,9 +43,11 @@ async def run_check(check: ResolvedCheck, ctx: ProbeContext, *, retries: int = 0
     attempts = 0
     while True:
         attempts += 1
+        ctx.waited_s = 0.0
         t0 = time.perf_counter()
         findings, error, retryable = await _attempt(check, ctx)
-        duration = time.perf_counter() - t0
+        # The provider's time when it answered; the time it took to give up when it did not.
+        duration = ctx.waited_s if findings is not None and ctx.waited_s else time.perf_counter() - t0
         if findings is None and retryable and attempts <= retries:
             log.info("check_retry", integration=check.integration, check=check.name, reason=error)
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ class Provider:
         self.objects: set[str] = set()
         self.fail_update = False
         self.hang_read = False
+        self.token_delay = 0.0
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -82,6 +84,7 @@ class Provider:
         return web.Response(status=204)
 
     async def token(self, r: web.Request) -> web.Response:
+        await asyncio.sleep(self.token_delay)
         form = await r.post()
         if form.get("refresh_token") == "limited-refresh":
             return web.json_response({"error": "rate_limited"}, status=429, headers={"Retry-After": "60"})
@@ -155,6 +158,42 @@ async def test_timeout_is_an_error_not_a_failure(provider: Any, probe_context: A
     r = await run_check(check, probe_context(make_integration(provider.url)))
     assert r.outcome is Outcome.ERROR and r.reason == "no answer within the 200ms timeout"
     assert 0.2 <= r.duration_s < 1.0
+
+
+async def test_duration_is_the_providers_time_not_ours(provider: Any, probe_context: Any) -> None:
+    """Time we spend on an answer after it arrived (here 0.3 s, as a huge body's schema might take)
+    is not in the check's duration: it is the provider's time, not ours."""
+    check = make_check("category: latency\nhttp: {path: /slow, query: {s: 0.1}}\nexpect: {status: 200}")
+    ctx = probe_context(make_integration(provider.url))
+    ctx.observer = lambda _exchange: time.sleep(0.3)
+    t0 = time.perf_counter()
+    r = await run_check(check, ctx)
+    assert r.outcome is Outcome.PASS and time.perf_counter() - t0 >= 0.4
+    assert 0.1 <= r.duration_s < 0.3
+
+
+async def test_duration_of_steps_sums_their_exchanges(provider: Any, probe_context: Any) -> None:
+    """A CRUD check's duration is its four requests' time, without the work between them."""
+    ctx = probe_context(make_integration(provider.url))
+    ctx.observer = lambda _exchange: time.sleep(0.1)
+    r = await run_check(make_check(CRUD), ctx)
+    assert r.outcome is Outcome.PASS and r.duration_s < 0.1
+
+
+async def test_duration_includes_the_token_endpoint(provider: Any, probe_context: Any) -> None:
+    """Waiting for an OAuth2 token endpoint is the provider's time too, so it is in the duration."""
+    provider.token_delay = 0.2
+    auth = OAuth2RefreshAuth(
+        kind="oauth2_refresh",
+        token_url="/oauth/token",
+        client_id="c",
+        client_secret=SecretStr("cs"),
+        refresh_token=SecretStr("good-refresh"),
+    )
+    r = await run_check(
+        make_check("category: auth\nhttp: {path: /me}"), probe_context(make_integration(provider.url, auth))
+    )
+    assert r.outcome is Outcome.PASS and r.duration_s >= 0.2
 
 
 async def test_connection_refused_is_an_error(probe_context: Any) -> None:

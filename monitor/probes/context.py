@@ -7,6 +7,7 @@ us at most `MAX_BODY` bytes, and the excerpt kept as evidence is smaller still.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,9 @@ class ProbeContext:
     schemas: SchemaCache = field(default_factory=SchemaCache)
     # Called with every exchange (for recording cassettes and spec-conformance tests).
     observer: Callable[[Exchange], None] | None = None
+    # Seconds this run spent waiting for the provider's answers: the runner reports it as the
+    # check's duration (see CheckResult.duration_s).
+    waited_s: float = 0.0
 
     def variables(self) -> dict[str, Any]:
         return {**self.integration.vars, "run_id": self.run_id}
@@ -81,7 +85,7 @@ class ProbeContext:
 
 async def auth_for(ctx: ProbeContext, check: ResolvedCheck, mode: AuthMode) -> Credentials:
     integ = ctx.integration
-    return await credentials(
+    creds = await credentials(
         integ.auth,
         mode,
         session=ctx.session,
@@ -91,6 +95,8 @@ async def auth_for(ctx: ProbeContext, check: ResolvedCheck, mode: AuthMode) -> C
         # An auth check must exercise the token endpoint itself, not reuse a cached token.
         force_refresh=check.category is Category.AUTH,
     )
+    ctx.waited_s += creds.waited_s
+    return creds
 
 
 async def send(
@@ -122,8 +128,10 @@ async def send(
     elif spec.json_null:
         kwargs["data"] = b"null"
         headers["Content-Type"] = "application/json"
+    sent = time.perf_counter()
     async with ctx.session.request(spec.method.value, base + path, **kwargs) as resp:
         raw = await resp.content.read(MAX_BODY + 1)
+        ctx.waited_s += time.perf_counter() - sent
         status, resp_headers, url = resp.status, dict(resp.headers), str(resp.url)
     truncated = len(raw) > MAX_BODY
     text = raw[:MAX_BODY].decode("utf-8", errors="replace")

@@ -83,6 +83,8 @@ async def probe_fuzz(check: ResolvedCheck, ctx: ProbeContext) -> Findings:
     if not creds.obtained:
         return Findings(assertions=creds.assertions, http_status=creds.status, ratelimit=creds.ratelimit)
     headers = {**check.headers, **creds.headers}
+    # schemathesis sends the requests from its own thread, so the whole run is the provider's time.
+    started = time.perf_counter()
     document = None
     if _is_url(target.openapi):
         # Credentials go only to the service itself, never to a document hosted elsewhere.
@@ -91,6 +93,7 @@ async def probe_fuzz(check: ResolvedCheck, ctx: ProbeContext) -> Findings:
     stop = threading.Event()
     run = functools.partial(fuzz, target, document, base_url, headers, dict(creds.query), ctx.scrubber, stop)
     report = await off_loop(run, stop)
+    ctx.waited_s += time.perf_counter() - started
     return findings_of(report, target, base_url, ctx.scrubber)
 
 
