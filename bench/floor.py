@@ -1,8 +1,15 @@
-"""The floor: a bare aiohttp client doing keep-alive GETs against the target, nothing else.
+"""The floors: what any monitor must spend per request, and how close to the truth any can time one.
 
-What any aiohttp-based monitor must spend per request; the gap between this and the daemon's CPU
-per check is what scheduling, assertions, the store, metrics and logs cost. Runs in its own
-process; prints one JSON object on stdout.
+CPU (the default): a bare aiohttp client doing keep-alive GETs against the target, nothing else.
+The gap between this and the daemon's CPU per check is what scheduling, assertions, the store,
+metrics and logs cost.
+
+Latency (`--latency-rate`): blocking sockets, one request in flight per thread, no event loop:
+each answer is timed the moment the kernel wakes the thread. Its error against the target's true
+hold is what the machine itself adds (loopback, waking an idle CPU of this VM), so no tool's
+reported latency can be nearer the truth than this.
+
+Runs in its own process; prints one JSON object on stdout.
 """
 
 from __future__ import annotations
@@ -10,7 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
+import socket
 import sys
+import threading
 import time
 
 import aiohttp
@@ -45,6 +55,50 @@ async def run(target: str, delay_ms: float, workers: int, requests: int, warmup:
     }
 
 
+def latency(target: str, delay_ms: float, rate: float, count: int) -> dict[str, dict[str, float]]:
+    """`count` requests at `rate`/s from threads with a blocking keep-alive socket each; returns
+    each request's duration by id (the target's hold records are keyed by the same id)."""
+    host, port = target.removeprefix("http://").split(":")
+    period = delay_ms / 1000 * 1.5  # each thread: one request, then idle, so no request queues
+    threads = max(1, math.ceil(rate * period))
+    durations: dict[str, float] = {}
+
+    def one_thread(k: int) -> None:
+        with socket.create_connection((host, int(port))) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            start = time.monotonic() + k * period / threads  # spread the threads over the period
+            for i in range(k, count, threads):
+                time.sleep(max(0.0, start + (i // threads) * period - time.monotonic()))
+                ident = f"lf{i}"
+                request = f"GET /delay?ms={delay_ms:g}&id={ident} HTTP/1.1\r\nHost: {host}\r\n\r\n"
+                t0 = time.perf_counter()
+                sock.sendall(request.encode())
+                buf = b""
+                while not _complete(buf):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise ConnectionError("the target closed the connection")
+                    buf += chunk
+                durations[ident] = time.perf_counter() - t0
+
+    pool = [threading.Thread(target=one_thread, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return {"durations": durations}
+
+
+def _complete(buf: bytes) -> bool:
+    head, sep, body = buf.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":")[1])
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", required=True)
@@ -52,7 +106,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=50)
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--latency-rate", type=float, help="measure the latency floor at this rate instead")
     args = parser.parse_args()
+    if args.latency_rate:
+        json.dump(latency(args.target, args.delay_ms, args.latency_rate, args.requests), sys.stdout)
+        return
     # The event loop the daemon runs on (monitor/runtime.py), so the floor is its floor.
     with asyncio.Runner(loop_factory=runtime.loop_factory()) as runner:
         result = runner.run(run(args.target, args.delay_ms, args.workers, args.requests, args.warmup))

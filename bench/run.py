@@ -200,6 +200,20 @@ def phase_floor(args: argparse.Namespace, workdir: Path, target: str) -> dict[st
     return run_child(args.python, "floor.py", cli, workdir / "floor.log")
 
 
+def phase_latency_floor(args: argparse.Namespace, workdir: Path, target: str) -> dict[str, float]:
+    """Blocking sockets at the light rate: how near the truth anything can time an answer here."""
+    cli = [
+        f"--target={target}",
+        f"--delay-ms={args.delay_ms}",
+        f"--latency-rate={args.light_rate}",
+        f"--requests={int(args.light_rate * args.light_duration)}",
+    ]
+    durations: dict[str, float] = run_child(args.python, "floor.py", cli, workdir / "latency-floor.log")[
+        "durations"
+    ]
+    return durations
+
+
 def phase_components(args: argparse.Namespace, workdir: Path, target: str) -> dict[str, Any]:
     d = workdir / "components"
     d.mkdir()
@@ -230,6 +244,8 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[Figures, dict[str,
             f"floor {floor['cpu_per_request_us']:.0f} µs/request; blackbox_exporter at {args.bb_rate:g}/s"
         )
         bb_load, bb_light = phase_blackbox(args, workdir, target.url)
+        progress(f"latency floor: blocking sockets at {args.light_rate:g}/s")
+        latency_floor = phase_latency_floor(args, workdir, target.url)
         progress(
             f"blackbox_exporter done; atom-monitor daemon, {args.checks:,} checks at {args.interval:g} s"
         )
@@ -260,6 +276,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[Figures, dict[str,
             "ours_light": latency_error(light.pop("durations"), holds, args.delay_ms),
             "bb_load": latency_error(bb_load.durations, holds, args.delay_ms),
             "bb_light": latency_error(bb_light.durations, holds, args.delay_ms),
+            "floor_light": latency_error(latency_floor, holds, args.delay_ms),
         }
         for run in sweep:
             run["latency"] = latency_error(run.pop("durations"), holds, args.delay_ms)
