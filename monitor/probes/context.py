@@ -58,6 +58,10 @@ class Exchange:
 
 @dataclass
 class ProbeContext:
+    """One run's world: its run id and the time it spent waiting on the provider are its own,
+    so each run gets a context of its own (Engine.context); the session, token cache and schema
+    cache inside are shared."""
+
     session: aiohttp.ClientSession
     integration: ResolvedIntegration
     run_id: str
