@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -342,7 +343,9 @@ async def test_concurrent_checks_share_one_oauth2_refresh(provider: Any, probe_c
     ctx = probe_context(make_integration(provider.url, _oauth("good-refresh")))
     # (auth checks always exercise the token endpoint; other categories reuse a fresh token)
     check = make_check("category: retrieval\nhttp: {path: /me}")
-    results = await asyncio.gather(*(run_check(check, ctx) for _ in range(5)))
+    # A context per run, as the engine builds them, all sharing the engine's token cache.
+    runs = [dataclasses.replace(ctx, run_id=f"run-{n}") for n in range(5)]
+    results = await asyncio.gather(*(run_check(check, c) for c in runs))
     assert all(r.outcome is Outcome.PASS for r in results)
     refreshed = [r for r in results if any(a.name == "token endpoint" for a in r.assertions)]
     assert len(refreshed) == 1
