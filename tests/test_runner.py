@@ -188,15 +188,9 @@ async def test_duration_of_steps_sums_their_exchanges(provider: Any, probe_conte
 async def test_duration_includes_the_token_endpoint(provider: Any, probe_context: Any) -> None:
     """Waiting for an OAuth2 token endpoint is the provider's time too, so it is in the duration."""
     provider.token_delay = 0.2
-    auth = OAuth2RefreshAuth(
-        kind="oauth2_refresh",
-        token_url="/oauth/token",
-        client_id="c",
-        client_secret=SecretStr("cs"),
-        refresh_token=SecretStr("good-refresh"),
-    )
     r = await run_check(
-        make_check("category: auth\nhttp: {path: /me}"), probe_context(make_integration(provider.url, auth))
+        make_check("category: auth\nhttp: {path: /me}"),
+        probe_context(make_integration(provider.url, _oauth("good-refresh"))),
     )
     assert r.outcome is Outcome.PASS and r.duration_s >= 0.2
 
@@ -266,15 +260,9 @@ async def test_cleanup_runs_after_a_timeout(provider: Any, probe_context: Any) -
 
 async def test_oauth2_refresh_then_fresh_token(provider: Any, probe_context: Any) -> None:
     """The refresh-token grant is exercised and its fresh access token is used for the call."""
-    auth = OAuth2RefreshAuth(
-        kind="oauth2_refresh",
-        token_url="/oauth/token",
-        client_id="c",
-        client_secret=SecretStr("cs"),
-        refresh_token=SecretStr("good-refresh"),
-    )
     r = await run_check(
-        make_check("category: auth\nhttp: {path: /me}"), probe_context(make_integration(provider.url, auth))
+        make_check("category: auth\nhttp: {path: /me}"),
+        probe_context(make_integration(provider.url, _oauth("good-refresh"))),
     )
     assert r.outcome is Outcome.PASS, r.reason
     assert [a.name for a in r.assertions][:1] == ["token endpoint"]
