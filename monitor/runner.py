@@ -1,5 +1,6 @@
 """The runner: owns timeout, timing, outcome and reason, the way blackbox_exporter's handler
-owns them for its probers. Whatever a probe does, the runner returns a CheckResult.
+owns them for its probers. Whatever a probe does, the runner returns a CheckResult. Its duration
+is the provider's time the probe's context counted, or the time it took to give up.
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
     async def probe_<kind>(check: ResolvedCheck, ctx: ProbeContext) -> Findings
 
-A probe reports assertions and observations. It never times itself, decides the outcome,
-touches metrics or reads the store: the runner does. Being unable to test is an exception.
+A probe reports assertions and observations. It never decides the outcome or its duration,
+touches metrics or reads the store: the runner does. The time spent waiting on the provider is
+counted in the ProbeContext by `send` and the token endpoint (the fuzz probe counts its whole
+run, whose requests schemathesis sends), and the runner reports it. Being unable to test is an
+exception.
 """
 
 from __future__ import annotations
