@@ -37,6 +37,22 @@ pytest.importorskip("schemathesis")
 TOKEN = "own-service-token-5f2c9a71"
 
 
+@pytest.fixture
+def collector_held() -> Iterator[None]:
+    """The garbage collector off for one timed test. A full collection stops every thread, the
+    loop's too, for as long as the heap is big: late in a whole test run (half a million objects)
+    that is 0.4-0.9 s (measured with gc.callbacks over the suite), triggered by whichever thread
+    allocates, and not a call the probe makes. The daemon freezes its startup heap for the same
+    reason (monitor/daemon.py)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def fuzz_check(
     openapi: str,
     *,
@@ -234,17 +250,11 @@ async def test_document_from_a_file_fuzzes_the_service(
 
 
 async def test_the_event_loop_keeps_running_while_fuzzing(
-    session: aiohttp.ClientSession, buggy: tuple[Service, str]
+    session: aiohttp.ClientSession, buggy: tuple[Service, str], collector_held: None
 ) -> None:
     """While schemathesis runs, the event loop keeps serving other work on time (no blocking call)."""
     _, url = buggy
     gaps: list[float] = []
-    # A full collection stops every thread, the loop's too, for as long as the heap is big: late in
-    # a whole test run (half a million objects) that is 0.4-0.9 s, triggered by whichever thread
-    # allocates, and not a call the probe makes. The daemon freezes its startup heap for the same
-    # reason (monitor/daemon.py); here the collector waits until the run is over.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
 
     async def ticker() -> None:
         last = time.monotonic()
@@ -259,14 +269,14 @@ async def test_the_event_loop_keeps_running_while_fuzzing(
         result = await run_check(fuzz_check(f"{url}/openapi.json", max_examples=50), context(session, url))
     finally:
         tick.cancel()
-        if gc_was_enabled:
-            gc.enable()
     assert result.outcome is Outcome.FAIL
     assert result.duration_s > 0.5 and len(gaps) > 20
     assert max(gaps) < 0.25, max(gaps)
 
 
-async def test_a_timeout_cancels_the_run_and_stops_the_thread(session: aiohttp.ClientSession) -> None:
+async def test_a_timeout_cancels_the_run_and_stops_the_thread(
+    session: aiohttp.ClientSession, collector_held: None
+) -> None:
     """When the runner's timeout cuts a run short the result is `error`, the probe returns at once,
     and the fuzzing thread stops sending within one request."""
     service = Service(token=TOKEN, delay_s=0.2)
