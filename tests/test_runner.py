@@ -158,7 +158,9 @@ async def test_timeout_is_an_error_not_a_failure(provider: Any, probe_context: A
     check = make_check("category: latency\nhttp: {path: /slow}", timeout=0.2)
     r = await run_check(check, probe_context(make_integration(provider.url)))
     assert r.outcome is Outcome.ERROR and r.reason == "no answer within the 200ms timeout"
-    assert 0.2 <= r.duration_s < 1.0
+    # The time it took to give up, not the 5 s the provider would have taken (a bound with room
+    # for a pause of the machine or the collector: timing is not what this test is about).
+    assert 0.2 <= r.duration_s < 5.0
 
 
 async def test_duration_is_the_providers_time_not_ours(provider: Any, probe_context: Any) -> None:
