@@ -62,8 +62,15 @@ def latency(target: str, delay_ms: float, rate: float, count: int) -> dict[str, 
     period = delay_ms / 1000 * 1.5  # each thread: one request, then idle, so no request queues
     threads = max(1, math.ceil(rate * period))
     durations: dict[str, float] = {}
+    failures: list[BaseException] = []
 
     def one_thread(k: int) -> None:
+        try:
+            _requests(k)
+        except Exception as exc:  # a thread's exception would only be printed: the run must fail
+            failures.append(exc)
+
+    def _requests(k: int) -> None:
         with socket.create_connection((host, int(port))) as sock:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             start = time.monotonic() + k * period / threads  # spread the threads over the period
@@ -86,6 +93,8 @@ def latency(target: str, delay_ms: float, rate: float, count: int) -> dict[str, 
         t.start()
     for t in pool:
         t.join()
+    if failures:
+        raise SystemExit(f"latency floor: {len(failures)} of {threads} connections failed: {failures[0]!r}")
     return {"durations": durations}
 
 

@@ -81,9 +81,9 @@ def judge(f: Figures) -> list[Goal]:
     ]
     for name, run in (("load", f.load), ("light", f.light)):
         err = f.latency[f"ours_{name}"]
-        floor = f.latency.get("floor_light")
         # The machine's own floor belongs beside the light run, which runs at the floor's rate.
-        beside = f" (the machine's floor {floor.p99_abs_ms:.2f} ms)" if floor and name == "light" else ""
+        floor = f.latency["floor_light"]
+        beside = f" (the machine's floor {floor.p99_abs_ms:.2f} ms)" if name == "light" else ""
         goals.append(
             Goal(
                 f"reported latency, p99 abs(reported - true), at {run['checks_per_s']:.0f} checks/s",
@@ -172,16 +172,15 @@ def side_by_side(f: Figures) -> list[tuple[str, str, str, str]]:
                 "adds the target's timer overshoot",
             ),
         ]
-    floor = lat.get("floor_light")
-    if floor is not None:
-        rows.append(
-            (
-                f"latency error p50 / p99 (ms) of blocking sockets with no event loop, {bl.rate:g}/s",
-                f"{floor.p50_abs_ms:.2f} / {floor.p99_abs_ms:.2f}",
-                "",
-                "the machine's floor: loopback and waking an idle CPU; no tool times closer here",
-            )
+    floor = lat["floor_light"]
+    rows.append(
+        (
+            f"latency error p50 / p99 (ms) of blocking sockets with no event loop, {bl.rate:g}/s",
+            f"{floor.p50_abs_ms:.2f} / {floor.p99_abs_ms:.2f}",
+            "",
+            "the machine's floor: loopback and waking an idle CPU; no tool times closer here",
         )
+    )
     for r in f.rss:
         rows.append(
             (

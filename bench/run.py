@@ -190,28 +190,21 @@ def phase_rss(args: argparse.Namespace, workdir: Path, target: str, checks: int)
     return run_child(args.python, "daemon_load.py", cli, d / "daemon.log")
 
 
-def phase_floor(args: argparse.Namespace, workdir: Path, target: str) -> dict[str, Any]:
-    cli = [
-        f"--target={target}",
-        f"--delay-ms={args.delay_ms}",
-        f"--workers={args.floor_workers}",
-        f"--requests={args.floor_requests}",
-    ]
-    return run_child(args.python, "floor.py", cli, workdir / "floor.log")
-
-
-def phase_latency_floor(args: argparse.Namespace, workdir: Path, target: str) -> dict[str, float]:
-    """Blocking sockets at the light rate: how near the truth anything can time an answer here."""
-    cli = [
-        f"--target={target}",
-        f"--delay-ms={args.delay_ms}",
-        f"--latency-rate={args.light_rate}",
-        f"--requests={int(args.light_rate * args.light_duration)}",
-    ]
-    durations: dict[str, float] = run_child(args.python, "floor.py", cli, workdir / "latency-floor.log")[
-        "durations"
-    ]
-    return durations
+def phase_floor(
+    args: argparse.Namespace, workdir: Path, target: str, *, latency: bool = False
+) -> dict[str, Any]:
+    """The bare aiohttp client's CPU per request; with `latency`, blocking sockets at the light
+    rate instead: how near the truth anything can time an answer on this machine."""
+    if latency:
+        mode = [
+            f"--latency-rate={args.light_rate}",
+            f"--requests={int(args.light_rate * args.light_duration)}",
+        ]
+    else:
+        mode = [f"--workers={args.floor_workers}", f"--requests={args.floor_requests}"]
+    cli = [f"--target={target}", f"--delay-ms={args.delay_ms}", *mode]
+    log = workdir / ("latency-floor.log" if latency else "floor.log")
+    return run_child(args.python, "floor.py", cli, log)
 
 
 def phase_components(args: argparse.Namespace, workdir: Path, target: str) -> dict[str, Any]:
@@ -245,7 +238,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[Figures, dict[str,
         )
         bb_load, bb_light = phase_blackbox(args, workdir, target.url)
         progress(f"latency floor: blocking sockets at {args.light_rate:g}/s")
-        latency_floor = phase_latency_floor(args, workdir, target.url)
+        latency_floor = phase_floor(args, workdir, target.url, latency=True)["durations"]
         progress(
             f"blackbox_exporter done; atom-monitor daemon, {args.checks:,} checks at {args.interval:g} s"
         )
