@@ -66,7 +66,13 @@ async def per_call_us_async(fn: Callable[[], Any], calls: int) -> float:
 
 def context(config: Config, run_id: str) -> ProbeContext:
     integ = next(iter(config.integrations.values()))
-    return ProbeContext(session=None, integration=integ, run_id=run_id, scrubber=Scrubber(config.secrets))  # type: ignore[arg-type]
+    return ProbeContext(
+        session=None,  # type: ignore[arg-type]
+        http=None,  # type: ignore[arg-type]
+        integration=integ,
+        run_id=run_id,
+        scrubber=Scrubber(config.secrets),
+    )
 
 
 def exchange(ctx: ProbeContext) -> Exchange:

@@ -16,6 +16,7 @@ import aiohttp
 from monitor import __version__
 from monitor.auth import TokenCache, sandbox_credential, sandbox_refresh_token
 from monitor.config import Config, ResolvedCheck
+from monitor.httpclient import Client, HttpClient, SessionClient
 from monitor.model import CheckResult
 from monitor.probes import ProbeContext
 from monitor.probes.context import Exchange
@@ -34,6 +35,7 @@ USER_AGENT = f"atom-monitor/{__version__} (+synthetic integration checks)"
 class Engine:
     config: Config
     session: aiohttp.ClientSession
+    http: Client
     store: Store
     scrubber: Scrubber
     tokens: TokenCache = field(default_factory=TokenCache)
@@ -57,6 +59,7 @@ class Engine:
     def context(self, check: ResolvedCheck, run_id: str) -> ProbeContext:
         return ProbeContext(
             session=self.session,
+            http=self.http,
             integration=self.config.integrations[check.integration],
             run_id=run_id,
             scrubber=self.scrubber,
@@ -91,7 +94,9 @@ class Engine:
 
 
 @asynccontextmanager
-async def start_engine(config: Config) -> AsyncIterator[Engine]:
+async def start_engine(config: Config, *, recordable: bool = False) -> AsyncIterator[Engine]:
+    """`recordable`: checks send through the aiohttp session, where vcrpy can record and replay
+    them; otherwise through the lean client, ~6x cheaper a request (monitor/httpclient.py)."""
     sandbox = await _start_sandbox(config) if config.file.sandbox.enabled else None
     if sandbox is not None:
         config = config.with_base_urls(sandbox.urls)
@@ -109,11 +114,17 @@ async def start_engine(config: Config) -> AsyncIterator[Engine]:
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
     )
     scrubber = Scrubber(config.secrets)
-    engine = Engine(config=config, session=session, store=store, scrubber=scrubber, sandbox=sandbox)
+    # The checks' own requests go through the lean client (monitor/httpclient.py, why there);
+    # the session serves the token endpoint, fuzzing and the sandbox's control API.
+    http = SessionClient(session) if recordable else HttpClient(user_agent=USER_AGENT)
+    engine = Engine(
+        config=config, session=session, http=http, store=store, scrubber=scrubber, sandbox=sandbox
+    )
     try:
         yield engine
     finally:
         engine.schemas.close()
+        await http.close()
         await session.close()
         await store.close()
         if sandbox is not None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import aiohttp
 import structlog
 
+from monitor import httpclient
 from monitor.config.durations import format_duration
 from monitor.config.resolved import ResolvedCheck
 from monitor.logs import check_run_fields
@@ -101,6 +102,12 @@ async def _attempt(check: ResolvedCheck, ctx: ProbeContext) -> tuple[Findings | 
             return await PROBES[check.kind](check, ctx), None, False
     except TimeoutError:
         return None, f"no answer within the {format_duration(check.timeout)} timeout", False
+    except httpclient.ConnectError as exc:
+        return None, str(exc), True
+    except httpclient.ConnectionLost as exc:
+        return None, f"connection lost: {exc}", True
+    except httpclient.ClientError as exc:
+        return None, f"HTTP client error: {exc}", False
     except aiohttp.ClientConnectorError as exc:
         return None, f"cannot connect to {exc.host}:{exc.port}: {exc.strerror or exc.os_error}", True
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:

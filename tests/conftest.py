@@ -24,6 +24,7 @@ import yaml
 
 from monitor.config import ProbeKind, ResolvedCheck, ResolvedIntegration
 from monitor.config.models import CheckSpec, NoAuth
+from monitor.httpclient import HttpClient
 from monitor.probes import ProbeContext
 from monitor.sandbox import server as sandbox_server
 from monitor.scrub import Scrubber
@@ -96,12 +97,23 @@ async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-def probe_context(http_session: aiohttp.ClientSession) -> Any:
+async def http_client() -> AsyncIterator[HttpClient]:
+    client = HttpClient(user_agent="atom-monitor-tests")
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def probe_context(http_session: aiohttp.ClientSession, http_client: HttpClient) -> Any:
     """Build a ProbeContext for an integration at `base_url` with a scrubber of `secrets`."""
 
     def build(integration: ResolvedIntegration, secrets: tuple[str, ...] = ()) -> ProbeContext:
         return ProbeContext(
-            session=http_session, integration=integration, run_id="run-1", scrubber=Scrubber(secrets)
+            session=http_session,
+            http=http_client,
+            integration=integration,
+            run_id="run-1",
+            scrubber=Scrubber(secrets),
         )
 
     return build

@@ -33,6 +33,7 @@ def _files(prefix: str) -> list[Path]:
 FORBIDDEN = {
     "model": ("monitor.",),  # imports nothing of ours (monitor.model itself excepted below)
     "jsoncodec": ("monitor.",),
+    "httpclient": ("monitor.",),
     "store": ("monitor.config", "monitor.probes", "monitor.engine", "monitor.cli", "monitor.server"),
     "store_schema": ("monitor.config", "monitor.probes", "monitor.engine", "monitor.cli", "monitor.server"),
     "store_window": ("monitor.config", "monitor.probes", "monitor.engine", "monitor.cli", "monitor.server"),

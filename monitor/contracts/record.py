@@ -228,7 +228,7 @@ async def record(
     folder = out_dir / contract.provider / CASSETTES
     pending: list[tuple[Path, dict[str, Any]]] = []
     results: list[CheckResult] = []
-    async with start_engine(config) as engine:
+    async with start_engine(config, recordable=True) as engine:
         config = engine.config  # base URLs filled in when the in-process sandbox runs
         for name, checks in groups:
             _Memory.saved = None

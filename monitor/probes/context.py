@@ -11,13 +11,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
+from yarl import URL
 
 from monitor import jsoncodec, ratelimit
 from monitor.auth import Credentials, TokenCache, credentials
 from monitor.config.models import AuthMode, RequestSpec
 from monitor.config.resolved import ResolvedCheck, ResolvedIntegration
+from monitor.httpclient import Client
 from monitor.model import Category, Evidence, RateLimit
 from monitor.probes.schemas import SchemaCache
 from monitor.scrub import Scrubber
@@ -62,7 +65,8 @@ class ProbeContext:
     so each run gets a context of its own (Engine.context); the session, token cache and schema
     cache inside are shared."""
 
-    session: aiohttp.ClientSession
+    session: aiohttp.ClientSession  # the OAuth2 token endpoint and fuzzing
+    http: Client  # the checks' own requests (send)
     integration: ResolvedIntegration
     run_id: str
     scrubber: Scrubber
@@ -117,35 +121,48 @@ async def send(
     path = str(render(spec.path, variables))
     headers = {**check.headers, **render(spec.headers, variables), **creds.headers}
     query = {**{k: _query_value(v) for k, v in render(spec.query, variables).items()}, **creds.query}
-    kwargs: dict[str, Any] = {"headers": headers, "params": query or None, "allow_redirects": False}
     payload: Any = None
+    body: bytes | None = None
+    content_type: str | None = None
     if spec.graphql is not None:
         payload = {"query": spec.graphql.query, "variables": render(spec.graphql.variables, variables)}
         if spec.graphql.operation_name:
             payload["operationName"] = spec.graphql.operation_name
-        kwargs["json"] = payload
+        body, content_type = jsoncodec.dumps(payload).encode(), "application/json"
     elif spec.json_body is not None:
         payload = render(spec.json_body, variables)
-        kwargs["json"] = payload
+        body, content_type = jsoncodec.dumps(payload).encode(), "application/json"
     elif spec.form is not None:
-        kwargs["data"] = render(spec.form, variables)
+        body = urlencode(render(spec.form, variables), doseq=True).encode()
+        content_type = "application/x-www-form-urlencoded"
     elif spec.json_null:
-        kwargs["data"] = b"null"
-        headers["Content-Type"] = "application/json"
+        body, content_type = b"null", "application/json"
+    if content_type is not None and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = content_type
+    url = URL(base + path)
+    if query:
+        url = url.extend_query(query)
     sent = time.perf_counter()
-    async with ctx.session.request(spec.method.value, base + path, **kwargs) as resp:
-        raw = await resp.content.read(MAX_BODY + 1)
-        ctx.waited_s += time.perf_counter() - sent
-        status, resp_headers, url = resp.status, dict(resp.headers), str(resp.url)
-    truncated = len(raw) > MAX_BODY
+    resp = await ctx.http.request(spec.method.value, url, headers=headers, body=body, cap=MAX_BODY)
+    ctx.waited_s += time.perf_counter() - sent
+    raw, truncated = resp.body, resp.truncated
     text = raw[:MAX_BODY].decode("utf-8", errors="replace")
-    body: Any = text
+    parsed: Any = text
     is_json = False
     if text and not truncated:
         with contextlib.suppress(ValueError):
-            body, is_json = jsoncodec.loads(text), True
+            parsed, is_json = jsoncodec.loads(text), True
     ex = Exchange(
-        spec.method.value, url, spec.path, payload, status, resp_headers, text, body, is_json, truncated
+        spec.method.value,
+        resp.url,
+        spec.path,
+        payload,
+        resp.status,
+        resp.headers,
+        text,
+        parsed,
+        is_json,
+        truncated,
     )
     if ctx.observer is not None:
         ctx.observer(ex)

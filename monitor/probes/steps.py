@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from monitor import httpclient
 from monitor.config.models import Step
 from monitor.config.resolved import ResolvedCheck
 from monitor.model import Assertion, Evidence, Findings, RateLimit
@@ -109,7 +110,7 @@ async def _cleanup(
         try:
             async with asyncio.timeout(CLEANUP_TIMEOUT_S):
                 await _run_step(check, ctx, step, variables, state)
-        except (TimeoutError, OSError, aiohttp.ClientError, TemplateError) as exc:
+        except (TimeoutError, OSError, aiohttp.ClientError, httpclient.ClientError, TemplateError) as exc:
             state.assertions.append(
                 Assertion(
                     "cleanup",

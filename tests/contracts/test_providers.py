@@ -108,7 +108,7 @@ async def test_read_cassette_replays_every_contract_check_without_a_server(provi
         before_record_request=lambda r: scrub_request(scrubber, r),
         allow_playback_repeats=True,
     ):
-        async with start_engine(config) as engine:
+        async with start_engine(config, recordable=True) as engine:
             checks = [c for c in engine.config.checks if c.kind is ProbeKind.CONTRACT]
             results = await engine.run_once(checks)
     expected = sorted(contract_check_names(_contract(provider)))

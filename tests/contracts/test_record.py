@@ -116,7 +116,7 @@ async def test_record_then_replay_without_the_sandbox(tmp_path: Path) -> None:
     )
     offline = dataclasses.replace(offline, file=file)
     with vcr.use_cassette(str(paths[0]), record_mode="none", match_on=["method", "path", "query"]):
-        async with start_engine(offline) as engine:
+        async with start_engine(offline, recordable=True) as engine:
             checks = [c for c in engine.config.checks if c.kind is ProbeKind.CONTRACT]
             replayed = await engine.run_once(checks)
     assert len(replayed) == 4 and all(r.outcome is Outcome.PASS for r in replayed), replayed

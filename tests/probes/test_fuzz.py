@@ -25,6 +25,7 @@ import pytest
 from monitor.config import ProbeKind, ResolvedCheck, load_config
 from monitor.config.models import BearerAuth, CheckSpec, RequestSpec
 from monitor.config.resolved import FUZZ_CHECK, FuzzTarget
+from monitor.httpclient import HttpClient
 from monitor.model import Category, CheckResult, Outcome
 from monitor.probes import ProbeContext
 from monitor.runner import run_check
@@ -83,7 +84,11 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 def context(session: aiohttp.ClientSession, base_url: str) -> ProbeContext:
     integration = make_integration(base_url, auth=BearerAuth(kind="bearer", token=TOKEN), name="orders")
-    return ProbeContext(session=session, integration=integration, run_id="run-1", scrubber=Scrubber([TOKEN]))
+    # The fuzz probe sends through the session; `http` (the checks' client) is never opened.
+    http = HttpClient(user_agent="atom-monitor-tests")
+    return ProbeContext(
+        session=session, http=http, integration=integration, run_id="run-1", scrubber=Scrubber([TOKEN])
+    )
 
 
 @pytest.fixture
