@@ -1,8 +1,9 @@
 """The floors: what any monitor must spend per request, and how close to the truth any can time one.
 
-CPU (the default): a bare aiohttp client doing keep-alive GETs against the target, nothing else.
-The gap between this and the daemon's CPU per check is what scheduling, assertions, the store,
-metrics and logs cost.
+CPU (the default): the checks' own HTTP client (monitor/httpclient.py) doing keep-alive GETs
+against the target, nothing else. The gap between this and the daemon's CPU per check is what
+scheduling, assertions, the store, metrics and logs cost. A bare aiohttp ClientSession does the
+same requests in the same process for reference: the client the checks used before.
 
 Latency (`--latency-rate`): blocking sockets, one request in flight per thread, no event loop:
 each answer is timed the moment the kernel wakes the thread. Its error against the target's true
@@ -22,31 +23,57 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from benchlib import self_cpu_s
+from yarl import URL
 
 from monitor import runtime
+from monitor.httpclient import HttpClient
+
+Get = Callable[[str], Awaitable[bytes]]
 
 
-async def worker(session: aiohttp.ClientSession, url: str, counter: list[int], stop: int) -> None:
+async def worker(get: Get, url: str, counter: list[int], stop: int) -> None:
     """Request in a loop until `stop` requests have been made in total."""
     while counter[0] < stop:
         counter[0] += 1
-        async with session.get(url) as resp:
-            await resp.read()
+        await get(url)
 
 
-async def run(target: str, delay_ms: float, workers: int, requests: int, warmup: int) -> dict[str, float]:
+async def run(target: str, delay_ms: float, workers: int, requests: int, warmup: int) -> dict[str, Any]:
+    """Both clients, one after the other, on the same target and loop."""
+    client = HttpClient(user_agent="atom-monitor-bench")
+
+    async def lean(url: str) -> bytes:
+        return (await client.request("GET", URL(url), headers={}, cap=1 << 20)).body
+
+    try:
+        ours = await _timed(lean, target, delay_ms, workers, requests, warmup)
+    finally:
+        await client.close()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers)) as session:
+
+        async def bare(url: str) -> bytes:
+            async with session.get(url) as resp:
+                return await resp.read()
+
+        return {**ours, "aiohttp": await _timed(bare, target, delay_ms, workers, requests, warmup)}
+
+
+async def _timed(
+    get: Get, target: str, delay_ms: float, workers: int, requests: int, warmup: int
+) -> dict[str, float]:
     """Warm the connections up, then time `requests` requests made by `workers` loops."""
     url = f"{target}/delay?ms={delay_ms:g}"
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers)) as session:
-        warm = [0]
-        await asyncio.gather(*(worker(session, url, warm, warmup) for _ in range(workers)))
-        counter = [0]
-        cpu0, t0 = self_cpu_s(), time.monotonic()
-        await asyncio.gather(*(worker(session, url, counter, requests) for _ in range(workers)))
-        cpu1, t1 = self_cpu_s(), time.monotonic()
+    warm = [0]
+    await asyncio.gather(*(worker(get, url, warm, warmup) for _ in range(workers)))
+    counter = [0]
+    cpu0, t0 = self_cpu_s(), time.monotonic()
+    await asyncio.gather(*(worker(get, url, counter, requests) for _ in range(workers)))
+    cpu1, t1 = self_cpu_s(), time.monotonic()
     return {
         "requests": counter[0],
         "cpu_s": cpu1 - cpu0,

@@ -129,10 +129,16 @@ def side_by_side(f: Figures) -> list[tuple[str, str, str, str]]:
             f"{li['cpu_per_check_us'] / bl.cpu_per_probe_us:.2f}x",
         ),
         (
-            "floor: bare aiohttp keep-alive request, CPU (µs)",
+            "floor: the checks' HTTP client, a bare keep-alive request, CPU (µs)",
             f"{f.floor['cpu_per_request_us']:.0f}",
             "",
             f"at {f.floor['requests_per_s']:.0f} requests/s",
+        ),
+        (
+            "the same with a bare aiohttp ClientSession, CPU (µs)",
+            f"{f.floor['aiohttp']['cpu_per_request_us']:.0f}",
+            "",
+            f"at {f.floor['aiohttp']['requests_per_s']:.0f} requests/s (the checks' client before round 5)",
         ),
         (
             "completed in the load window",
@@ -207,7 +213,7 @@ def budget(f: Figures) -> list[tuple[str, str, str]]:
     runs = max(1, ld["runs"])
     store = store_per_result(parts, ld["store_batch_mean"])
     rows: list[tuple[str, float, str]] = [
-        ("aiohttp request and response (the floor)", f.floor["cpu_per_request_us"], "bench/floor.py"),
+        ("HTTP request and response (the floor)", f.floor["cpu_per_request_us"], "bench/floor.py"),
         (
             "run id, template render, json.loads",
             _sum(parts, "run id", "template render", "json.loads"),
@@ -242,7 +248,7 @@ def budget(f: Figures) -> list[tuple[str, str, str]]:
     out.append(
         (
             "the rest: scheduler (timers, admission, a task per run); the event loop; "
-            "aiohttp beyond the floor; auth",
+            "URL and request building; auth",
             f"{ld['cpu_per_check_us'] - known:.0f}",
             "load run minus the above",
         )
@@ -346,7 +352,7 @@ def _counts(counts: dict[str, int]) -> str:
 def summary(f: Figures) -> list[str]:
     """The largest costs per check, so the reader sees at once where a fix would pay."""
     rows = [(name, float(us)) for name, us, _ in budget(f)[:-3]]
-    rows.append(("the rest (scheduler, asyncio, aiohttp beyond the floor)", float(budget(f)[-3][1])))
+    rows.append(("the rest (scheduler, asyncio, request building)", float(budget(f)[-3][1])))
     top = sorted(rows, key=lambda r: -r[1])[:4]
     lines = [
         "Largest costs per check in the load run: "

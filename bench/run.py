@@ -231,10 +231,11 @@ def phase_blackbox(
 def measure(args: argparse.Namespace, workdir: Path) -> tuple[Figures, dict[str, Any] | None]:
     """Every phase against one target process; the profile run only when a target is missed."""
     with target_server(args.python) as target:
-        progress(f"target up at {target.url}; floor: bare aiohttp client, {args.floor_requests:,} requests")
+        progress(f"target up at {target.url}; floor: bare clients, {args.floor_requests:,} requests each")
         floor = phase_floor(args, workdir, target.url)
         progress(
-            f"floor {floor['cpu_per_request_us']:.0f} µs/request; blackbox_exporter at {args.bb_rate:g}/s"
+            f"floor {floor['cpu_per_request_us']:.0f} µs/request (aiohttp "
+            f"{floor['aiohttp']['cpu_per_request_us']:.0f}); blackbox_exporter at {args.bb_rate:g}/s"
         )
         bb_load, bb_light = phase_blackbox(args, workdir, target.url)
         progress(f"latency floor: blocking sockets at {args.light_rate:g}/s")
