@@ -37,6 +37,8 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _DEFAULT_HEADERS = {"accept": ("Accept", "*/*"), "accept-encoding": ("Accept-Encoding", "gzip, deflate")}
 
 Origin = tuple[str, str, int]
+# len(b"content-length"), len(b"content-encoding"), len(b"transfer-encoding")
+_FRAMING_LENGTHS = frozenset({14, 16, 17})
 
 
 class ClientError(Exception):
@@ -66,6 +68,9 @@ class Response:
     body: bytes  # decoded (gzip, deflate), at most `cap` + 1 bytes
     truncated: bool  # more than `cap` bytes: the rest was not read
     url: str
+    # From sending the request (connecting first, if a new connection was needed) to its last
+    # byte being parsed: the provider's time, without the wait for our task to be resumed.
+    elapsed_s: float
 
 
 class Client(Protocol):
@@ -88,12 +93,14 @@ class SessionClient:
     async def request(
         self, method: str, url: URL, *, headers: Mapping[str, str], body: bytes | None = None, cap: int
     ) -> Response:
+        sent = time.perf_counter()
         try:
             async with self._session.request(
                 method, url, headers=headers, data=body, allow_redirects=False
             ) as resp:
                 raw = await resp.content.read(cap + 1)
-                return Response(resp.status, dict(resp.headers), raw, len(raw) > cap, str(resp.url))
+                elapsed = time.perf_counter() - sent
+                return Response(resp.status, dict(resp.headers), raw, len(raw) > cap, str(resp.url), elapsed)
         except aiohttp.ClientConnectorError as exc:
             raise ConnectError(exc.host, exc.port or 0, str(exc.strerror or exc.os_error)) from exc
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
@@ -128,14 +135,20 @@ class HttpClient:
             raise ProtocolError(f"cannot request {url}: only absolute http:// and https:// URLs")
         origin: Origin = (url.scheme, url.raw_host, url.port or (443 if url.scheme == "https" else 80))
         head = _head(method, url, headers, body, self._user_agent)
+        elapsed = 0.0  # a lost first attempt's wait counts too: the provider took that time
         for attempt in (1, 2):
             conn = self._take(origin)
             reused = conn is not None
             if conn is None:
+                started = time.perf_counter()
                 conn = await self._connect(origin)
+                elapsed += time.perf_counter() - started
             try:
-                status, resp_headers, raw, truncated = await conn.exchange(head, body, method == "HEAD", cap)
+                status, resp_headers, raw, truncated, encoding = await conn.exchange(
+                    head, body, method == "HEAD", cap
+                )
             except ConnectionLost:
+                elapsed += conn.elapsed_s
                 conn.close()
                 # A pooled connection the server had already closed: the request never arrived.
                 if reused and not conn.answered and method in _IDEMPOTENT and attempt == 1:
@@ -148,8 +161,8 @@ class HttpClient:
                 self._give_back(origin, conn)
             else:
                 conn.close()
-            decoded, truncated = _decode(raw, truncated, resp_headers, cap)
-            return Response(status, resp_headers, decoded, truncated, str(url))
+            decoded, truncated = _decode(raw, truncated, encoding, cap)
+            return Response(status, resp_headers, decoded, truncated, str(url), elapsed + conn.elapsed_s)
         raise AssertionError("unreachable: the second attempt returns or raises")
 
     async def close(self) -> None:
@@ -210,6 +223,8 @@ class _Connection(asyncio.Protocol):
         self._closed = False
         self.answered = False  # any byte of an answer arrived (so the request was not lost)
         self.reusable = False
+        self._sent_at = 0.0
+        self.elapsed_s = 0.0  # the last exchange's, from its write to its end (or its loss)
 
     @property
     def usable(self) -> bool:
@@ -222,23 +237,27 @@ class _Connection(asyncio.Protocol):
 
     async def exchange(
         self, head: bytes, body: bytes | None, head_only: bool, cap: int
-    ) -> tuple[int, dict[str, str], bytes, bool]:
+    ) -> tuple[int, dict[str, str], bytes, bool, str]:
         assert self._transport is not None and self._waiter is None, "one exchange at a time"
         loop = asyncio.get_running_loop()
         self._parser = httptools.HttpResponseParser(self)  # a fresh one: a HEAD answer ends early
         self._head_only, self._cap = head_only, cap
         self._status, self._size = 0, 0
-        self._headers: dict[str, str] = {}
+        self._raw_headers: list[tuple[bytes, bytes]] = []
+        self._encoding = ""
         self._chunks: list[bytes] = []
         self._truncated = self._headers_done = self._framed = False
         self.answered = self.reusable = False
         self._waiter = loop.create_future()
+        self._sent_at = time.perf_counter()
         self._transport.write(head if body is None else head + body)
         try:
             await self._waiter
         finally:
             self._waiter = None
-        return self._status, self._headers, b"".join(self._chunks), self._truncated
+        # The last value of a repeated header wins, as in dict(aiohttp's headers).
+        headers = {n.decode("latin-1"): v.decode("latin-1") for n, v in self._raw_headers}
+        return self._status, headers, b"".join(self._chunks), self._truncated, self._encoding
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -266,20 +285,27 @@ class _Connection(asyncio.Protocol):
             return
         where = "mid-answer" if self.answered else "before answering"
         why = f": {exc}" if exc else ""
+        self.elapsed_s = time.perf_counter() - self._sent_at
         self._waiter.set_exception(ConnectionLost(f"the server closed the connection {where}{why}"))
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers[name.decode("latin-1")] = value.decode("latin-1")
+        self._raw_headers.append((name, value))
+        if len(name) in _FRAMING_LENGTHS:  # cheaper than lowercasing every name
+            lower = name.lower()
+            if lower == b"content-length":
+                self._framed = True
+            elif lower == b"transfer-encoding":
+                self._framed = self._framed or b"chunked" in value.lower()
+            elif lower == b"content-encoding":
+                self._encoding = value.strip().lower().decode("latin-1")
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
-        if 100 <= status < 200:
-            self._headers = {}  # an interim answer (103 Early Hints): the real one follows
+        if 100 <= status < 200:  # an interim answer (103 Early Hints): the real one follows
+            self._raw_headers, self._framed, self._encoding = [], False, ""
             return
         self._status, self._headers_done = status, True
-        lower = {k.lower(): v for k, v in self._headers.items()}
-        self._framed = "content-length" in lower or "chunked" in lower.get("transfer-encoding", "").lower()
         if self._head_only or status in (204, 304):
             self._framed = True
             self._finish(keep_alive=self._parser.should_keep_alive())
@@ -299,6 +325,7 @@ class _Connection(asyncio.Protocol):
 
     def _finish(self, keep_alive: bool) -> None:
         if self._waiter is not None and not self._waiter.done():
+            self.elapsed_s = time.perf_counter() - self._sent_at
             self.reusable = keep_alive and not self._closed
             self._waiter.set_result(None)
 
@@ -326,26 +353,26 @@ def _why(exc: OSError) -> str:
 
 def _head(method: str, url: URL, headers: Mapping[str, str], body: bytes | None, user_agent: str) -> bytes:
     given = {k.lower() for k in headers}
+    # One scan of every value a template may have filled in: a line break would start a new
+    # header (or request) on the wire.
+    values = "".join(headers.values())
+    if "\n" in values or "\r" in values or any("\n" in k or "\r" in k or ":" in k for k in headers):
+        raise ProtocolError("a header contains a line break (or its name a colon): it cannot be sent")
     lines = [f"{method} {url.raw_path_qs} HTTP/1.1"]
     if "host" not in given:  # a check may name its own (a virtual host behind a shared address)
         lines.append(f"Host: {url.host_port_subcomponent}")
     if "user-agent" not in given:
         lines.append(f"User-Agent: {user_agent}")
     lines.extend(f"{name}: {value}" for key, (name, value) in _DEFAULT_HEADERS.items() if key not in given)
-    for name, value in headers.items():
-        if "\r" in name or "\n" in name or ":" in name or "\r" in value or "\n" in value:
-            raise ProtocolError(f"header {name!r} contains a line break or colon: it cannot be sent")
-        if name.lower() != "content-length":  # ours, from the body actually sent
-            lines.append(f"{name}: {value}")
+    lines.extend(f"{name}: {value}" for name, value in headers.items() if name.lower() != "content-length")
     if body is not None or method in ("POST", "PUT", "PATCH"):
-        lines.append(f"Content-Length: {len(body or b'')}")
+        lines.append(f"Content-Length: {len(body or b'')}")  # ours, from the body actually sent
     lines.append("\r\n")
     return "\r\n".join(lines).encode()
 
 
-def _decode(raw: bytes, truncated: bool, headers: Mapping[str, str], cap: int) -> tuple[bytes, bool]:
+def _decode(raw: bytes, truncated: bool, encoding: str, cap: int) -> tuple[bytes, bool]:
     """Undo gzip or deflate, reading at most `cap` + 1 bytes out: a small answer can be a bomb."""
-    encoding = next((v for k, v in headers.items() if k.lower() == "content-encoding"), "").strip().lower()
     if encoding in ("", "identity") or not raw:
         return raw, truncated
     if encoding in ("gzip", "x-gzip", "deflate"):

@@ -11,6 +11,7 @@ import gzip
 import shutil
 import ssl
 import subprocess
+import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -325,3 +326,21 @@ async def test_https_verifies_the_certificate(
         finally:
             await trusting.close()
     assert resp.body == b"secure"
+
+
+async def test_elapsed_is_the_providers_time(client: HttpClient) -> None:
+    """elapsed_s covers the server's hold (and the connect) and no more than the call's wall time."""
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(0.2)
+        writer.write(answer(b"late"))
+        await writer.drain()
+        writer.close()
+
+    server, port = await serve(slow)
+    async with server:
+        t0 = time.perf_counter()
+        resp = await client.request("GET", URL(f"http://127.0.0.1:{port}/"), headers={}, cap=CAP)
+        wall = time.perf_counter() - t0
+    assert 0.2 <= resp.elapsed_s <= wall

@@ -7,7 +7,6 @@ us at most `MAX_BODY` bytes, and the excerpt kept as evidence is smaller still.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,9 +141,8 @@ async def send(
     url = URL(base + path)
     if query:
         url = url.extend_query(query)
-    sent = time.perf_counter()
     resp = await ctx.http.request(spec.method.value, url, headers=headers, body=body, cap=MAX_BODY)
-    ctx.waited_s += time.perf_counter() - sent
+    ctx.waited_s += resp.elapsed_s
     raw, truncated = resp.body, resp.truncated
     text = raw[:MAX_BODY].decode("utf-8", errors="replace")
     parsed: Any = text
