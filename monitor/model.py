@@ -113,7 +113,7 @@ class CheckResult:
     category: Category
     outcome: Outcome
     started_at: datetime
-    # The provider's time: from sending each request to having read its answer, summed over the
+    # The provider's time: from sending each request to parsing its answer's last byte, summed over the
     # check's requests (token endpoint included). Our own work (templates, assertions, schema
     # validation) is not in it, so a big body never reads as a slow provider. A run that ended
     # without an answer (timeout, refused) has the time it took to give up; a fuzz run, whose
