@@ -96,7 +96,7 @@ class Engine:
 @asynccontextmanager
 async def start_engine(config: Config, *, recordable: bool = False) -> AsyncIterator[Engine]:
     """`recordable`: checks send through the aiohttp session, where vcrpy can record and replay
-    them; otherwise through the lean client, ~6x cheaper a request (monitor/httpclient.py)."""
+    them; otherwise through the lean client, ~2.5x cheaper a request (monitor/httpclient.py)."""
     sandbox = await _start_sandbox(config) if config.file.sandbox.enabled else None
     if sandbox is not None:
         config = config.with_base_urls(sandbox.urls)

@@ -1,9 +1,9 @@
 """A lean HTTP/1.1 client for the checks' own requests.
 
 Why not aiohttp's ClientSession for these: on the bench machine a keep-alive GET through a bare
-ClientSession costs ~225 µs of CPU, and the same request over an asyncio Protocol with llhttp
-(httptools) parsing ~35 µs (bench/README.md, round 5). A check is mostly one request, so the
-client was the largest part of a check's CPU. The daemon keeps its aiohttp session for the rest:
+ClientSession costs 155-226 µs of CPU, and through this client 64-73 µs (bench/floor.py; round 5
+in bench/README.md). A check is mostly one request, so the client was the largest part of a
+check's CPU. The daemon keeps its aiohttp session for the rest:
 the OAuth2 token endpoint, fuzzing, the sandbox's control API.
 
 It speaks HTTP/1.1 over TCP or TLS with a keep-alive pool per origin; bodies by Content-Length,
