@@ -1,7 +1,7 @@
 """A lean HTTP/1.1 client for the checks' own requests.
 
 Why not aiohttp's ClientSession for these: on the bench machine a keep-alive GET through a bare
-ClientSession costs 155-226 µs of CPU, and through this client 64-73 µs (bench/floor.py; round 5
+ClientSession costs 155-226 µs of CPU, and through this client 64-84 µs (bench/floor.py; round 5
 in bench/README.md). A check is mostly one request, so the client was the largest part of a
 check's CPU. The daemon keeps its aiohttp session for the rest:
 the OAuth2 token endpoint, fuzzing, the sandbox's control API.
