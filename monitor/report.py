@@ -4,7 +4,10 @@ HTML page. The report reads only readiness output and config facts; never the st
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -158,9 +161,18 @@ def write(doc: dict[str, Any], out_dir: Path, formats: set[str]) -> list[Path]:
 
 
 def _atomic(path: Path, text: str) -> Path:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    # A temp file of its own per write: the daemon's assess loop and a /report request can write
+    # the same report at once, and with one shared temp name the second rename found it gone.
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(name, 0o644)  # mkstemp's 0600 would hide the report from a web server's user
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
     return path
 
 

@@ -8,6 +8,7 @@ import json
 import random
 import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,19 @@ def test_html_escapes_provider_strings(config: Any, tmp_path: Path) -> None:
     assert XSS not in html and "&lt;script&gt;" in html
     assert "<script" not in html.lower() and 'src="http' not in html and "<link" not in html
     assert "not_ready" in html and "refuted" in html
+
+
+def test_concurrent_writes_of_one_report_all_succeed(config: Any, tmp_path: Path) -> None:
+    """Writers racing on one report directory (the assess loop and /report in the daemon) each
+    finish, leave a whole report and no temp file behind."""
+    doc = document(config, _results(), NOW)
+    out = tmp_path / "out"
+    with ThreadPoolExecutor(8) as pool:
+        done = list(pool.map(lambda _: write(doc, out, {"json", "html"}), range(40)))
+    assert len(done) == 40
+    assert json.loads((out / "readiness.json").read_text()) == doc
+    assert sorted(p.name for p in out.iterdir()) == ["readiness.html", "readiness.json"]
+    assert (out / "readiness.json").stat().st_mode & 0o777 == 0o644
 
 
 def test_gate_and_junit(config: Any) -> None:
