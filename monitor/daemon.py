@@ -64,8 +64,14 @@ class Daemon:
         if report_dir is not None:
             from monitor.report import write
 
-            # Off the event loop: rendering and writing must not delay a scheduled check.
-            await asyncio.to_thread(write, doc, self.config_path.parent / report_dir, {"json", "html"})
+            out_dir = self.config_path.parent / report_dir
+            try:
+                # Off the event loop: rendering and writing must not delay a scheduled check.
+                await asyncio.to_thread(write, doc, out_dir, {"json", "html"})
+            except OSError as exc:
+                # The judgement stands (gauges, /report, the API); only the files on disk are
+                # stale, so say so rather than fail whoever asked for the readiness.
+                log.error("report_write_failed", report_dir=str(out_dir), error=str(exc))
         return doc
 
     async def refresh_verdicts(self) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog.testing
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -247,3 +248,25 @@ async def test_periodic_verdicts_equal_the_full_assessment(tmp_path: Path, provi
         assert light[("integration_verdict", (("integration", "local"), ("verdict", "ready")))] == 1
     finally:
         await client.close()
+
+
+async def test_a_report_dir_that_cannot_be_written_does_not_fail_the_readiness_api(
+    tmp_path: Path, provider: str
+) -> None:
+    """With monitor.report_dir unwritable, /api/v1/readiness still answers with the judgement and
+    the failed write is logged as an error."""
+    (tmp_path / "blocked").write_text("a file where the report directory should be")
+    path = _config(tmp_path, provider)
+    path.write_text(
+        path.read_text().replace("shutdown_grace: 1s}", "shutdown_grace: 1s, report_dir: blocked}")
+    )
+    with structlog.testing.capture_logs() as logged:  # the assess loop writes too, from the start
+        client = await _daemon(path)
+        try:
+            resp = await client.get("/api/v1/readiness")
+            doc = await resp.json()
+        finally:
+            await client.close()
+    assert resp.status == 200 and [i["name"] for i in doc["integrations"]] == ["local"]
+    failed = [e for e in logged if e["event"] == "report_write_failed"]
+    assert failed and failed[0]["log_level"] == "error" and "blocked" in failed[0]["report_dir"]
