@@ -157,7 +157,9 @@ def test_live_readiness_and_report(daemon: dict[str, Any]) -> None:
     url = daemon["url"]
 
     def judged() -> dict[str, Any] | None:
-        doc = json.loads(_get(f"{url}/api/v1/readiness")[1])
+        status, body = _get(f"{url}/api/v1/readiness")
+        assert status == 200, body  # an error answer says why, not a KeyError on its body
+        doc = json.loads(body)
         verdicts = {i["name"]: i["verdict"] for i in doc["integrations"]}
         return doc if verdicts.get("slack") == "not_ready" and verdicts.get("github") == "ready" else None
 
