@@ -1,6 +1,6 @@
 """The floors: what any monitor must spend per request, and how close to the truth any can time one.
 
-CPU (the default): the checks' own HTTP client (monitor/httpclient.py) doing keep-alive GETs
+CPU (the default): the checks' own HTTP client (monitor/httpclient/) doing keep-alive GETs
 against the target, nothing else. The gap between this and the daemon's CPU per check is what
 scheduling, assertions, the store, metrics and logs cost. A bare aiohttp ClientSession does the
 same requests in the same process for reference: the client the checks used before.

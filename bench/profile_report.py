@@ -54,7 +54,7 @@ _AREAS: list[tuple[str, tuple[str, ...]]] = [
         "store (SQLAlchemy, aiosqlite; main-thread side)",
         ("sqlalchemy/", "aiosqlite/", "monitor/store.py", "monitor/store_schema.py", "greenlet"),
     ),
-    ("HTTP client (monitor/httpclient.py, httptools)", ("monitor/httpclient.py", "httptools/")),
+    ("HTTP client (monitor/httpclient/, httptools)", ("monitor/httpclient/", "httptools/")),
     ("aiohttp and yarl (URLs; the token endpoint)", ("aiohttp/", "yarl/", "multidict/", "propcache/")),
     (
         "event loop: uvloop's C loop (polling, timers, callbacks, task steps) and asyncio",

@@ -96,7 +96,7 @@ class Engine:
 @asynccontextmanager
 async def start_engine(config: Config, *, recordable: bool = False) -> AsyncIterator[Engine]:
     """`recordable`: checks send through the aiohttp session, where vcrpy can record and replay
-    them; otherwise through the lean client, ~2.5x cheaper a request (monitor/httpclient.py)."""
+    them; otherwise through the lean client, ~2.5x cheaper a request (monitor/httpclient/)."""
     sandbox = await _start_sandbox(config) if config.file.sandbox.enabled else None
     if sandbox is not None:
         config = config.with_base_urls(sandbox.urls)
@@ -114,7 +114,7 @@ async def start_engine(config: Config, *, recordable: bool = False) -> AsyncIter
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
     )
     scrubber = Scrubber(config.secrets)
-    # The checks' own requests go through the lean client (monitor/httpclient.py, why there);
+    # The checks' own requests go through the lean client (monitor/httpclient/, why there);
     # the session serves the token endpoint, fuzzing and the sandbox's control API.
     http = SessionClient(session) if recordable else HttpClient(user_agent=USER_AGENT)
     engine = Engine(

@@ -82,7 +82,7 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
     """The HTTP client's tests run on uvloop as well: the daemon's loop, whose transports are not
     asyncio's classes (a bug that only uvloop showed). Every other test runs on asyncio's loop."""
     factories: dict[str, Any] = {"asyncio": asyncio.new_event_loop}
-    if item.path.name == "test_httpclient.py":
+    if item.path.parent.name == "httpclient":
         with contextlib.suppress(ImportError):
             import uvloop
 
