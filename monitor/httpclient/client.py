@@ -85,7 +85,7 @@ class HttpClient:
     ) -> Response:
         if url.scheme not in ("http", "https") or not url.raw_host:
             raise ProtocolError(f"cannot request {url}: only absolute http:// and https:// URLs")
-        origin: Origin = (url.scheme, url.raw_host, url.port or (443 if url.scheme == "https" else 80))
+        origin: Origin = (url.scheme, url.raw_host, url.port or 0)  # yarl fills in 80 or 443
         head = request_head(method, url, headers, body, self._user_agent)
         elapsed = 0.0  # a lost first attempt's wait counts too: the provider took that time
         for attempt in (1, 2):
