@@ -61,8 +61,8 @@ class Exchange:
 @dataclass
 class ProbeContext:
     """One run's world: its run id and the time it spent waiting on the provider are its own,
-    so each run gets a context of its own (Engine.context); the session, token cache and schema
-    cache inside are shared."""
+    so each run gets a context of its own (Engine.context); the HTTP client, session, token cache
+    and schema cache inside are shared."""
 
     session: aiohttp.ClientSession  # the OAuth2 token endpoint and fuzzing
     http: Client  # the checks' own requests (send)
